@@ -1,0 +1,84 @@
+// Package svc is the shared start-up of rtt's binaries: flags that also read
+// RTT_* environment variables, the logger, and signal handling around a
+// run(ctx) function.
+package svc
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/rs/zerolog"
+)
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string // json or console
+	Level  string // debug, info, warn, error
+}
+
+// Register adds -log-format and -log-level (RTT_LOG_FORMAT, RTT_LOG_LEVEL).
+func (c *LogConfig) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Format, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.Level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Logger builds the service's logger writing to w.
+func (c LogConfig) Logger(w io.Writer, service string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(c.Level))
+	if err != nil || c.Level == "" {
+		return zerolog.Nop(), fmt.Errorf("log-level: unknown level %q (want debug, info, warn or error)", c.Level)
+	}
+	switch c.Format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Nop(), fmt.Errorf("log-format: unknown format %q (want json or console)", c.Format)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", service).Logger(), nil
+}
+
+// Parse parses args into fs; every flag can also be set by the environment
+// variable RTT_<FLAG> (dashes become underscores, upper case). Flags win.
+func Parse(fs *flag.FlagSet, args []string) error {
+	return ff.Parse(fs, args, ff.WithEnvVarPrefix("RTT"))
+}
+
+// EnvName is the environment variable that sets flag name.
+func EnvName(name string) string {
+	return "RTT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Main runs a service: it cancels run's context on SIGINT or SIGTERM and
+// exits non-zero when run fails. A second signal exits at once.
+func Main(service string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
+		os.Exit(1)
+	}
+}
+
+// Mask hides a secret for logging: empty stays empty, anything else is
+// "*****".
+func Mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "*****"
+}
