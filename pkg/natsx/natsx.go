@@ -236,6 +236,7 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, service string, msg
 	out.Header.Set(HeaderStream, stream)
 	out.Header.Set(HeaderSeq, fmt.Sprint(seq))
 	out.Header.Set(HeaderService, service)
+	out.Header.Set(HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	out.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dlq-%s-%s-%d", service, stream, seq))
 	for _, k := range []string{"traceparent", "tracestate"} {
 		if v := msg.Headers().Get(k); v != "" {

@@ -1,0 +1,241 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/rtt-dev/rtt/pkg/natsx"
+)
+
+// Writer turns batches of messages into INSERTs and settles the messages:
+// ack after the rows are in, term after a dead letter, nak when the sink
+// shuts down before ClickHouse took them.
+type Writer struct {
+	w       BatchWriter
+	js      jetstream.JetStream
+	log     zerolog.Logger
+	m       *metrics
+	backoff time.Duration // first retry pause; doubles up to maxBackoff
+}
+
+const maxBackoff = 5 * time.Second
+
+type metrics struct {
+	rows       *prometheus.CounterVec
+	batchRows  prometheus.Histogram
+	insert     *prometheus.HistogramVec
+	failures   *prometheus.CounterVec
+	deadLetter prometheus.Counter
+	retrying   prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtt_sink_rows_total", Help: "Rows inserted into ClickHouse, by table.",
+		}, []string{"table"}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rtt_sink_batch_messages", Help: "Messages per flushed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		insert: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rtt_sink_insert_seconds", Help: "Duration of successful INSERTs, by table.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"table"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rtt_sink_insert_failures_total", Help: "Failed INSERTs by table and kind (retryable or rejected).",
+		}, []string{"table", "kind"}),
+		deadLetter: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rtt_sink_dead_letters_total", Help: "Messages the sink sent to rtt.dlq.sink.",
+		}),
+		retrying: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rtt_sink_retrying", Help: "1 while an INSERT is being retried (ClickHouse unreachable or failing).",
+		}),
+	}
+	reg.MustRegister(m.rows, m.batchRows, m.insert, m.failures, m.deadLetter, m.retrying)
+	return m
+}
+
+// pending is one message of a batch and what became of it.
+type pending struct {
+	msg     jetstream.Msg
+	settled bool
+}
+
+// Flush writes msgs and settles each one. It retries INSERTs that failed for
+// a retryable reason until they succeed or ctx ends (then it naks what is
+// left, so nothing is lost); rows ClickHouse rejects go to the dead letters.
+func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
+	w.m.batchRows.Observe(float64(len(msgs)))
+	ps := make([]pending, len(msgs))
+	type tableRows struct {
+		rows   [][]any
+		owners []int
+	}
+	byTable := map[*Table]*tableRows{}
+	var order []*Table
+	for i, msg := range msgs {
+		ps[i].msg = msg
+		md, err := msg.Metadata()
+		seq := uint64(0)
+		if err == nil {
+			seq = md.Sequence.Stream
+		}
+		rows, err := Rows(Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: seq})
+		if err != nil {
+			w.deadLetter(ctx, &ps[i], err.Error())
+			continue
+		}
+		for _, r := range rows {
+			tr := byTable[r.Table]
+			if tr == nil {
+				tr = &tableRows{}
+				byTable[r.Table] = tr
+				order = append(order, r.Table)
+			}
+			tr.rows = append(tr.rows, r.Values)
+			tr.owners = append(tr.owners, i)
+		}
+	}
+	for _, t := range order {
+		tr := byTable[t]
+		if !w.insert(ctx, t, tr.rows, tr.owners, ps) {
+			w.nakUnsettled(ps)
+			return
+		}
+	}
+	for i := range ps {
+		if !ps[i].settled {
+			_ = ps[i].msg.Ack()
+			ps[i].settled = true
+		}
+	}
+}
+
+// insert writes rows into t, retrying retryable failures with backoff. It
+// returns false when ctx ended first.
+func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []int, ps []pending) bool {
+	pause := w.backoff
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		err := w.w.Write(ctx, t, rows)
+		switch {
+		case err == nil:
+			w.m.insert.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+			w.m.rows.WithLabelValues(t.Name).Add(float64(len(rows)))
+			w.m.retrying.Set(0)
+			if attempt > 0 {
+				w.log.Info().Str("table", t.Name).Int("rows", len(rows)).Int("attempts", attempt+1).Msg("insert succeeded after retries")
+			} else {
+				w.log.Debug().Str("table", t.Name).Int("rows", len(rows)).Dur("took", time.Since(start)).Msg("batch inserted")
+			}
+			return true
+		case errors.Is(err, ErrRejected):
+			w.m.failures.WithLabelValues(t.Name, "rejected").Inc()
+			if len(rows) == 1 {
+				w.deadLetter(ctx, &ps[owners[0]], err.Error())
+				return true
+			}
+			// Find the rows ClickHouse refuses by inserting one at a time.
+			for i, r := range rows {
+				if !w.insert(ctx, t, [][]any{r}, owners[i:i+1], ps) {
+					return false
+				}
+			}
+			return true
+		}
+		w.m.failures.WithLabelValues(t.Name, "retryable").Inc()
+		w.m.retrying.Set(1)
+		w.log.Warn().Err(err).Str("table", t.Name).Int("rows", len(rows)).Dur("retry_in", pause).Msg("insert failed, will retry")
+		for _, i := range owners {
+			if !ps[i].settled {
+				_ = ps[i].msg.InProgress()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxBackoff)
+	}
+}
+
+func (w *Writer) nakUnsettled(ps []pending) {
+	for i := range ps {
+		if !ps[i].settled {
+			_ = ps[i].msg.Nak()
+			ps[i].settled = true
+		}
+	}
+}
+
+// deadLetter sends p's message to rtt.dlq.sink and terminates it. A dead
+// letter that itself cannot be written is logged and terminated, never
+// dead-lettered again.
+func (w *Writer) deadLetter(ctx context.Context, p *pending, reason string) {
+	if p.settled {
+		return
+	}
+	p.settled = true
+	log := w.log.Error().Str("subject", p.msg.Subject()).Str("reason", reason)
+	if strings.HasPrefix(p.msg.Subject(), "rtt.dlq.") {
+		log.Msg("dead letter cannot be stored; dropped")
+		_ = p.msg.Term()
+		return
+	}
+	if err := natsx.DeadLetter(ctx, w.js, "sink", p.msg, reason); err != nil {
+		// Not dead-lettered: leave it for redelivery rather than lose it.
+		w.log.Error().Err(err).Msg("dead-letter publish failed; message will be redelivered")
+		_ = p.msg.NakWithDelay(time.Second)
+		return
+	}
+	w.m.deadLetter.Inc()
+	log.Msg("dead letter")
+	_ = p.msg.TermWithReason(truncate(reason, 200))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// consumerSpec is one durable consumer of the sink.
+type consumerSpec struct {
+	durable string
+	stream  string
+	filters []string
+}
+
+var consumers = []consumerSpec{
+	{"sink-beacons", natsx.StreamBeacons, []string{natsx.SubjectBeacons}},
+	{"sink-control", natsx.StreamControl, []string{natsx.SubjectProfiles, natsx.SubjectDiag}},
+	{"sink-derived", natsx.StreamDerived, []string{natsx.SubjectDrift, natsx.SubjectAlignments}},
+	{"sink-dlq", natsx.StreamDLQ, []string{natsx.SubjectDLQ}},
+}
+
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, c consumerSpec, maxAckPending int) (jetstream.Consumer, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+		Durable:        c.durable,
+		Description:    "rtt sink into ClickHouse",
+		FilterSubjects: c.filters,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        time.Minute,
+		MaxDeliver:     -1,
+		MaxAckPending:  maxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", c.durable, c.stream, err)
+	}
+	return cons, nil
+}
