@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,4 +188,20 @@ func Token(s string) string {
 // Subject is the JetStream subject a beacon is published on.
 func (b *Beacon) Subject() string {
 	return "rtt.beacon." + Token(b.Site) + "." + Token(b.Event)
+}
+
+// FromStored decodes a beacon as stored in JetStream: already validated by
+// ingest, so only parsed. The event id comes from the message headers, not
+// from here. Errors wrap ErrInvalid.
+func FromStored(data []byte) (*Beacon, error) {
+	var b Beacon
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, invalid("", "stored beacon: "+err.Error())
+	}
+	t, err := time.Parse(time.RFC3339Nano, b.TS)
+	if err != nil || t.Before(Earliest) || t.After(Latest) {
+		return nil, invalid("ts", "stored beacon has an unusable ts "+strconv.Quote(b.TS))
+	}
+	b.Time = t.UTC()
+	return &b, nil
 }

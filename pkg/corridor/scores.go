@@ -190,3 +190,11 @@ func decodeState(b []byte) (State, error) {
 	}
 	return st, nil
 }
+
+// Forget drops key's state, as if it had never been observed (the caller
+// then reloads it from its store). Used to undo observations whose effects
+// could not be made durable.
+func (s *Scores) Forget(key string) {
+	delete(s.entries, key)
+	delete(s.dirty, key)
+}

@@ -267,3 +267,17 @@ func unixNano(t time.Time) int64 {
 	}
 	return t.UnixNano()
 }
+
+// Forget drops key's state, as if it had never been seen (the caller then
+// reloads it from its store). Used to undo steps whose effects could not be
+// made durable.
+func (t *Tracker) Forget(key string) {
+	st, ok := t.keys[key]
+	if !ok {
+		return
+	}
+	if st.flags&dirty != 0 {
+		t.dirty = slices.DeleteFunc(t.dirty, func(k string) bool { return k == key })
+	}
+	delete(t.keys, key)
+}
