@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -125,6 +126,15 @@ var printer = message.NewPrinter(language.English)
 // collect gathers the leaves of the validator's error tree: the concrete
 // rules, not the "doesn't validate with ..." wrappers around them.
 func collect(ve *jsonschema.ValidationError, out *[]Violation) {
+	if req, ok := ve.ErrorKind.(*kind.Required); ok {
+		for _, name := range req.Missing {
+			*out = append(*out, Violation{
+				Field: fieldPath(append(append([]string{}, ve.InstanceLocation...), name)),
+				Rule:  "required property is missing",
+			})
+		}
+		return
+	}
 	if len(ve.Causes) == 0 {
 		*out = append(*out, Violation{
 			Field: fieldPath(ve.InstanceLocation),

@@ -109,7 +109,7 @@ func TestBeaconErrors(t *testing.T) {
 		want              string
 	}{
 		{"wrong type", "application/json", strings.Replace(guideBeacon, `"nav_count":0`, `"nav_count":"x"`, 1), 400, "structure.nav_count"},
-		{"missing field", "application/json", strings.Replace(guideBeacon, `"event":"cluster_heartbeat",`, ``, 1), 400, "missing property 'event'"},
+		{"missing field", "application/json", strings.Replace(guideBeacon, `"event":"cluster_heartbeat",`, ``, 1), 400, "field:event rule:required property is missing"},
 		{"not json", "application/json", `{"site":`, 400, "malformed JSON"},
 		{"form post", "application/x-www-form-urlencoded", guideBeacon, 415, "application/json"},
 		{"too large", "application/json", `{"site":"` + strings.Repeat("x", 4096) + `"}`, 413, "exceeds 2048 bytes"},
@@ -228,4 +228,3 @@ func TestTokenRequired(t *testing.T) {
 		t.Fatalf("with token: %d", resp.StatusCode)
 	}
 }
-

@@ -1,0 +1,41 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtt-dev/rtt/pkg/natsx"
+)
+
+// ConsumerOptions say what a stage reads and how it batches.
+type ConsumerOptions struct {
+	Durable      string
+	Stream       string
+	Filters      []string
+	BatchSize    int
+	BatchAge     time.Duration
+	DrainTimeout time.Duration
+}
+
+// Consume creates (or updates) the durable consumer and runs the stage over
+// it until ctx ends, then drains. It returns a non-nil error only when the
+// subscription fails.
+func (s *Stage) Consume(ctx context.Context, o ConsumerOptions) error {
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
+		Durable:        o.Durable,
+		Description:    "rtt " + s.name,
+		FilterSubjects: o.Filters,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        time.Minute,
+		MaxDeliver:     -1,
+		MaxAckPending:  4 * o.BatchSize,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", o.Durable, o.Stream, err)
+	}
+	return natsx.Batches(ctx, cons, o.BatchSize, o.BatchAge, o.DrainTimeout, s.Flush)
+}
