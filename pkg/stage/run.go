@@ -30,7 +30,7 @@ func (s *Stage) Consume(ctx context.Context, o ConsumerOptions) error {
 		FilterSubjects: o.Filters,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        time.Minute,
+		AckWait:        15 * time.Second,
 		MaxDeliver:     -1,
 		MaxAckPending:  4 * o.BatchSize,
 	})

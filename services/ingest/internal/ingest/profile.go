@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -107,3 +108,7 @@ func (a *API) rejectSchema(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid", err.Error(), nil)
 	}
 }
+
+func isNotFound(err error) bool { return errors.Is(err, jetstream.ErrKeyNotFound) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

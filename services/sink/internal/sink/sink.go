@@ -230,7 +230,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, c consumerSpec,
 		FilterSubjects: c.filters,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        time.Minute,
+		AckWait:        15 * time.Second,
 		MaxDeliver:     -1,
 		MaxAckPending:  maxAckPending,
 	})
