@@ -29,7 +29,10 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info().Str("addr", cfg.Addr).Str("nats_url", cfg.NATSURL).Interface("params", cfg.Params).
 		Int("batch_size", cfg.BatchSize).Dur("batch_age", cfg.BatchAge).Msg("configuration")
-	s := drift.New(cfg, log, promx.NewRegistry())
+	s, err := drift.New(cfg, log, promx.NewRegistry())
+	if err != nil {
+		return err
+	}
 	if err := s.Start(ctx); err != nil {
 		return errors.Join(err, s.Shutdown(context.Background()))
 	}
