@@ -13,7 +13,7 @@ func (l *Limits) Register(fs *flag.FlagSet) {
 	d := DefaultLimits()
 	*l = d
 	fs.Func("beacon-retention", fmt.Sprintf("how long RTT_BEACONS keeps beacons for replay (default %s)", d.BeaconMaxAge), durationFlag(&l.BeaconMaxAge))
-	fs.Int64Var(&l.BeaconMaxBytes, "beacon-max-bytes", d.BeaconMaxBytes, "size limit of RTT_BEACONS in bytes; when full, ingest answers 503")
+	fs.Int64Var(&l.BeaconMaxBytes, "beacon-max-bytes", d.BeaconMaxBytes, "size limit of RTT_BEACONS in bytes (-1: up to the server's storage limit); when full, ingest answers 503")
 	fs.Func("derived-retention", fmt.Sprintf("how long RTT_DERIVED and RTT_DLQ keep messages (default %s)", d.DerivedMaxAge), durationFlag(&l.DerivedMaxAge))
 	fs.DurationVar(&l.Duplicates, "dedup-window", d.Duplicates, "window in which JetStream drops re-sent event ids")
 	fs.IntVar(&l.Replicas, "nats-replicas", d.Replicas, "stream replicas (3 on a NATS cluster)")

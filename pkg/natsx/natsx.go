@@ -144,7 +144,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		BeaconMaxAge:   30 * 24 * time.Hour,
-		BeaconMaxBytes: 20 << 30,
+		BeaconMaxBytes: -1,
 		DerivedMaxAge:  30 * 24 * time.Hour,
 		Duplicates:     2 * time.Minute,
 		Replicas:       1,

@@ -228,3 +228,22 @@ func TestTokenRequired(t *testing.T) {
 		t.Fatalf("with token: %d", resp.StatusCode)
 	}
 }
+
+// A full stream refuses new beacons (discard new): the client gets 503, and
+// what was stored before stays.
+func TestFullStreamAnswers503(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.Limits.BeaconMaxBytes = 2048
+	_, api := startIngest(t, cfg)
+	codes := map[int]int{}
+	for i := range 20 {
+		a := post(t, api+"/beacon", "application/json", strings.Replace(guideBeacon, `"dom_nodes":0`, fmt.Sprintf(`"dom_nodes":%d`, i), 1))
+		codes[a.code]++
+		if a.code == http.StatusServiceUnavailable && !strings.Contains(fmt.Sprint(a.body["message"]), "retry") {
+			t.Fatalf("503 without advice: %v", a.body)
+		}
+	}
+	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 20 {
+		t.Fatalf("answers %v: want some stored, then 503 once full", codes)
+	}
+}
