@@ -35,6 +35,7 @@ type Config struct {
 	BatchAge     time.Duration
 	RetryBackoff time.Duration
 	DrainTimeout time.Duration
+	Retention    time.Duration
 	Limits       natsx.Limits
 	Log          svc.LogConfig
 }
@@ -51,6 +52,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BatchAge, "sink-batch-age", 500*time.Millisecond, "longest a message waits for its batch to fill")
 	fs.DurationVar(&c.RetryBackoff, "sink-retry-backoff", 250*time.Millisecond, "first pause before retrying a failed INSERT (doubles up to 5s)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend flushing what was delivered")
+	fs.DurationVar(&c.Retention, "clickhouse-retention", 0, "drop ClickHouse partitions older than this (0 keeps everything; e.g. 2160h for 90 days)")
 	c.Limits.Register(fs)
 	c.Log.Register(fs)
 }
@@ -70,6 +72,8 @@ func (c Config) Validate() error {
 		return errors.New("sink-batch-age: must be positive")
 	case c.RetryBackoff <= 0:
 		return errors.New("sink-retry-backoff: must be positive")
+	case c.Retention < 0 || c.Retention > 0 && c.Retention < 24*time.Hour:
+		return errors.New("clickhouse-retention: must be 0 (keep everything) or at least 24h")
 	}
 	return c.Limits.Validate()
 }
@@ -166,6 +170,10 @@ func (s *Service) Start(ctx context.Context) error {
 				s.errs <- fmt.Errorf("consumer %s: %w", spec.durable, err)
 			}
 		}()
+	}
+	if s.cfg.Retention > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.retain(ctx) }()
 	}
 	s.ready.Store(true)
 	s.log.Info().Str("clickhouse", s.cfg.ClickHouse.Addr).Str("nats", s.cfg.NATSURL).Msg("sink ready")

@@ -223,3 +223,31 @@ func portOf(t *testing.T, addr string) int {
 	}
 	return p
 }
+
+func TestRetentionDropsOnlyExpiredPartitions(t *testing.T) {
+	ns := natstest.RunServer(t)
+	_, js := natstest.Connect(t, ns.ClientURL())
+	conn, db := chxtest.NewConn(t)
+	old := strings.Replace(beaconJSON("east", 1), "2026-01-19", "2025-06-01", 1)
+	publishBeacon(t, js, "old", old)
+	publishBeacon(t, js, "new", beaconJSON("east", 2))
+	runSink(t, config(ns.ClientURL(), chxtest.Addr(t), db))
+	waitFor(t, 20*time.Second, func() error {
+		if n := count(t, conn, "SELECT count() FROM "+db+".beacons FINAL"); n != 2 {
+			return fmt.Errorf("beacons %d", n)
+		}
+		return nil
+	})
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	dropped, err := sink.DropExpired(context.Background(), conn, db, 30*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(dropped, ",") != "beacons/20250601,topology_snapshots/20250601" {
+		t.Fatalf("dropped %v", dropped)
+	}
+	var id string
+	if err := conn.QueryRow(context.Background(), "SELECT event_id FROM "+db+".beacons FINAL").Scan(&id); err != nil || id != "new" {
+		t.Fatalf("left %q %v", id, err)
+	}
+}
