@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rtt-dev/rtt/pkg/chx/chxtest"
+	"github.com/rtt-dev/rtt/test/stacktest"
 )
+
+func TestMain(m *testing.M) { os.Exit(stacktest.Main(m, "../..")) }
 
 const (
 	sites         = 20
@@ -91,13 +95,13 @@ func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 
 func TestPipeline(t *testing.T) {
 	conn, db := chxtest.NewConn(t)
-	st := startStack(t, db)
+	st := stacktest.StartStack(t, db)
 	ctx := context.Background()
 
 	for s := range sites {
 		profile := `{"rtt_version":"1.0","supports":["coherence","drift","corridor"],"contact":"infra@example.org",` +
 			`"corridors":[{"name":"read","path":["ingress","api","db"],"budget_ms":50}]}`
-		if code, ans := postJSON(t, st.api+"/profile/"+siteName(s), profile); code != 200 {
+		if code, ans := postJSON(t, st.API+"/profile/"+siteName(s), profile); code != 200 {
 			t.Fatalf("profile %d: %v", code, ans)
 		}
 	}
@@ -107,7 +111,7 @@ func TestPipeline(t *testing.T) {
 	var ids []string
 	for i := range singlePerSite {
 		for s := range sites {
-			code, ans := postJSON(t, st.api+"/beacon", beacon(s, i))
+			code, ans := postJSON(t, st.API+"/beacon", beacon(s, i))
 			if code != 200 || ans["duplicate"] != false {
 				t.Fatalf("beacon %d/%d: %d %v", s, i, code, ans)
 			}
@@ -117,7 +121,7 @@ func TestPipeline(t *testing.T) {
 		}
 		if i < 25 {
 			body, field := invalid(i)
-			code, ans := postJSON(t, st.api+"/beacon", body)
+			code, ans := postJSON(t, st.API+"/beacon", body)
 			if code != 400 || !strings.Contains(fmt.Sprint(ans["violations"]), "field:"+field+" ") {
 				t.Fatalf("invalid %d: want 400 naming %s, got %d %v", i, field, code, ans)
 			}
@@ -125,14 +129,14 @@ func TestPipeline(t *testing.T) {
 	}
 
 	// The sink dies abruptly mid-run; the stream keeps everything meanwhile.
-	st.sink.kill()
+	st.Sink.Kill()
 
 	// Phase 2: batches of 500, with the other 25 invalid ones and the 100
 	// exact re-sends mixed in.
 	var batch []string
 	invalidLeft, resends := 25, 0
 	send := func() {
-		code, ans := postJSON(t, st.api+"/beacons", "["+strings.Join(batch, ",")+"]")
+		code, ans := postJSON(t, st.API+"/beacons", "["+strings.Join(batch, ",")+"]")
 		if code != 200 && code != 207 {
 			t.Fatalf("batch: %d %v", code, ans)
 		}
@@ -169,7 +173,7 @@ func TestPipeline(t *testing.T) {
 			send()
 		}
 		if !restarted && i == perSite/2 {
-			st.restartSink(t)
+			st.RestartSink(t)
 			restarted = true
 		}
 	}
@@ -190,7 +194,7 @@ func TestPipeline(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 90*time.Second, func() error {
+	stacktest.WaitFor(t, 90*time.Second, func() error {
 		if n := count("SELECT count() FROM " + db + ".beacons FINAL"); n != sites*perSite {
 			return fmt.Errorf("rtt.beacons FINAL holds %d rows, want %d", n, sites*perSite)
 		}
@@ -207,7 +211,7 @@ func TestPipeline(t *testing.T) {
 	}
 
 	// Drift: exactly one event for each changed site, none elsewhere.
-	waitFor(t, 30*time.Second, func() error {
+	stacktest.WaitFor(t, 30*time.Second, func() error {
 		rows, err := conn.Query(ctx, "SELECT site, count() FROM "+db+".drift_events FINAL GROUP BY site ORDER BY site")
 		if err != nil {
 			return err
@@ -235,7 +239,7 @@ func TestPipeline(t *testing.T) {
 	// Corridors: one record per flow; misaligned exactly where the flows
 	// left their corridor.
 	flows := uint64(sites * perSite / 10)
-	waitFor(t, 30*time.Second, func() error {
+	stacktest.WaitFor(t, 30*time.Second, func() error {
 		if n := count("SELECT count() FROM " + db + ".alignments FINAL"); n != flows {
 			return fmt.Errorf("alignment records %d, want %d", n, flows)
 		}

@@ -196,3 +196,25 @@ func databaseName(test string) string {
 	}
 	return fmt.Sprintf("test_%s_%08x", s, rand.Uint32())
 }
+
+// EnvHTTPAddr names the environment variable giving the HTTP address
+// (host:port) of the server that EnvAddr points at.
+const EnvHTTPAddr = "RTT_TEST_CLICKHOUSE_HTTP_ADDR"
+
+// HTTPAddr returns the shared server's HTTP address, for clients that speak
+// ClickHouse's HTTP interface (the SDK test suites). With EnvAddr set, it
+// needs EnvHTTPAddr too.
+func HTTPAddr(t testing.TB) string {
+	t.Helper()
+	Addr(t)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv != nil {
+		return shared.srv.HTTPAddr()
+	}
+	if a := os.Getenv(EnvHTTPAddr); a != "" {
+		return a
+	}
+	t.Fatalf("chxtest: %s is set but %s is not", EnvAddr, EnvHTTPAddr)
+	return ""
+}

@@ -1,0 +1,217 @@
+// Package stacktest runs rtt's four services as separate processes, built
+// from this checkout, around a test's ClickHouse database: what the
+// end-to-end and SDK tests run against.
+package stacktest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtt-dev/rtt/pkg/chx/chxtest"
+)
+
+// binDir holds the service binaries built by Main.
+var binDir string
+
+// Main builds the services (root is the module root relative to the test's
+// folder), runs the tests with a shared ClickHouse, and returns the exit
+// code: func TestMain(m *testing.M) { os.Exit(stacktest.Main(m, "../..")) }.
+func Main(m *testing.M, root string) int {
+	dir, err := os.MkdirTemp("", "rtt-stack-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	var pkgs []string
+	for _, s := range []string{"ingest", "drift", "corridor", "sink"} {
+		pkgs = append(pkgs, "./"+filepath.Join(root, "services", s))
+	}
+	build := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the services:", err)
+		return 1
+	}
+	return chxtest.Run(m)
+}
+
+// FreePort returns a TCP port free at the time of the call.
+func FreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Proc is one service running as its own process.
+type Proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start runs a service binary with env and waits until readyURL answers 200.
+func Start(t *testing.T, name string, env []string, readyURL string) *Proc {
+	t.Helper()
+	p := &Proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(binDir, name))
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.Stop(t) })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited during start:\n%s", name, p.out.String())
+		default:
+		}
+		resp, err := http.Get(readyURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready at %s after 60s:\n%s", name, readyURL, p.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit (idempotent).
+func (p *Proc) Stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("%s exited with %d:\n%s", p.name, code, tail(p.out.String(), 3000))
+		}
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Errorf("%s did not stop within 30s", p.name)
+	}
+}
+
+// Kill ends the process abruptly, as a crash would.
+func (p *Proc) Kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// Stack is the four services on free ports around a shared ClickHouse.
+type Stack struct {
+	API, NATSURL, DB string
+	Ingest, Drift    *Proc
+	Corridor, Sink   *Proc
+
+	env       []string
+	sinkReady string
+}
+
+// StartStack starts ingest (with its embedded NATS), drift, corridor and
+// sink writing into database db, each ready when it returns. They stop
+// when the test ends.
+func StartStack(t *testing.T, db string) *Stack {
+	t.Helper()
+	s := &Stack{DB: db}
+	apiPort, natsPort := FreePort(t), FreePort(t)
+	s.API = fmt.Sprintf("http://127.0.0.1:%d/api/rtt", apiPort)
+	s.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	s.env = []string{
+		"RTT_NATS_URL=" + s.NATSURL,
+		"RTT_CLICKHOUSE_ADDR=" + chxtest.Addr(t),
+		"RTT_CLICKHOUSE_DATABASE=" + db,
+		"RTT_LOG_LEVEL=info",
+		"RTT_SINK_BATCH_AGE=100ms",
+		"RTT_DRIFT_BATCH_AGE=50ms",
+		"RTT_CORRIDOR_BATCH_AGE=50ms",
+	}
+	ingestEnv := []string{
+		fmt.Sprintf("RTT_ADDR=127.0.0.1:%d", apiPort),
+		fmt.Sprintf("RTT_NATS_PORT=%d", natsPort),
+		"RTT_DATA_DIR=" + t.TempDir(),
+		"RTT_LOG_LEVEL=info",
+	}
+	s.Ingest = Start(t, "ingest", ingestEnv, strings.TrimSuffix(s.API, "/api/rtt")+"/readyz")
+	driftPort, corridorPort, sinkPort := FreePort(t), FreePort(t), FreePort(t)
+	s.Drift = Start(t, "drift", append(s.env, fmt.Sprintf("RTT_DRIFT_ADDR=127.0.0.1:%d", driftPort)), fmt.Sprintf("http://127.0.0.1:%d/readyz", driftPort))
+	s.Corridor = Start(t, "corridor", append(s.env, fmt.Sprintf("RTT_CORRIDOR_ADDR=127.0.0.1:%d", corridorPort)), fmt.Sprintf("http://127.0.0.1:%d/readyz", corridorPort))
+	s.env = append(s.env, fmt.Sprintf("RTT_SINK_ADDR=127.0.0.1:%d", sinkPort))
+	s.sinkReady = fmt.Sprintf("http://127.0.0.1:%d/readyz", sinkPort)
+	s.Sink = Start(t, "sink", s.env, s.sinkReady)
+	return s
+}
+
+// RestartSink starts the sink again (after Kill or Stop).
+func (s *Stack) RestartSink(t *testing.T) {
+	t.Helper()
+	s.Sink = Start(t, "sink", s.env, s.sinkReady)
+}
+
+// WaitFor polls fn every 200ms until it returns nil, failing the test
+// with fn's last error after total.
+func WaitFor(t *testing.T, total time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
