@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/svc"
@@ -24,6 +26,7 @@ type ServiceOptions struct {
 	Bucket   string // KV bucket of the stage's state
 	Limits   natsx.Limits
 	Consumer ConsumerOptions
+	Tracer   trace.TracerProvider // nil: spans give ids only
 	// Build makes the processor once JetStream and the state bucket exist.
 	Build func(ctx context.Context, js jetstream.JetStream, state jetstream.KeyValue) (Processor, error)
 }
@@ -78,7 +81,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := New(s.o.Name, s.o.Bucket, js, p, s.log, s.reg)
+	tp := s.o.Tracer
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider()
+	}
+	st := New(s.o.Name, s.o.Bucket, js, p, s.log, s.reg, tp)
 	go func() { s.done <- st.Consume(ctx, s.o.Consumer) }()
 	s.log.Info().Str("nats", s.o.NATSURL).Str("consumer", s.o.Consumer.Durable).Msg(s.o.Name + " ready")
 	return nil

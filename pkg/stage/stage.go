@@ -15,8 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 )
 
 // ErrPoison marks a message that can never be processed; it goes to the
@@ -47,6 +50,7 @@ type Stage struct {
 	js     jetstream.JetStream
 	p      Processor
 	log    zerolog.Logger
+	tracer trace.Tracer
 
 	processed prometheus.Counter
 	failed    prometheus.Counter
@@ -55,10 +59,12 @@ type Stage struct {
 }
 
 // New returns a stage named name (its dead letters go to rtt.dlq.<name>)
-// keeping its state in bucket.
-func New(name, bucket string, js jetstream.JetStream, p Processor, log zerolog.Logger, reg prometheus.Registerer) *Stage {
+// keeping its state in bucket. Each message is processed in a span of tp
+// continuing the message's trace.
+func New(name, bucket string, js jetstream.JetStream, p Processor, log zerolog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) *Stage {
 	s := &Stage{
 		name: name, bucket: bucket, js: js, p: p, log: log,
+		tracer: tp.Tracer("github.com/rtt-dev/rtt/pkg/stage"),
 		processed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtt_stage_messages_total", Help: "Messages processed and acknowledged.",
 			ConstLabels: prometheus.Labels{"stage": name},
@@ -114,7 +120,10 @@ func (s *Stage) Flush(ctx context.Context, msgs []jetstream.Msg) {
 		if md, err := m.Metadata(); err == nil {
 			seq = md.Sequence.Stream
 		}
-		res, err := s.p.Process(ctx, m, seq)
+		mctx, span := s.tracer.Start(otelx.Extract(ctx, m.Headers()), s.name+" process",
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int64("rtt.stream_seq", int64(seq))))
+		res, err := s.p.Process(mctx, m, seq)
+		span.End()
 		if errors.Is(err, ErrPoison) {
 			if derr := natsx.DeadLetter(ctx, s.js, s.name, m, err.Error()); derr != nil {
 				fail(derr)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/svc"
 	"github.com/rtt-dev/rtt/services/corridor/internal/corridor"
@@ -29,7 +30,12 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info().Str("addr", cfg.Addr).Str("nats_url", cfg.NATSURL).Float64("alpha", cfg.Alpha).
 		Int("batch_size", cfg.BatchSize).Dur("batch_age", cfg.BatchAge).Msg("configuration")
-	s, err := corridor.New(cfg, log, promx.NewRegistry())
+	tp, flush, err := otelx.Setup(ctx, "corridor")
+	if err != nil {
+		return err
+	}
+	defer flush(context.Background())
+	s, err := corridor.New(cfg, log, promx.NewRegistry(), tp)
 	if err != nil {
 		return err
 	}

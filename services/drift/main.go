@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/svc"
 	"github.com/rtt-dev/rtt/services/drift/internal/drift"
@@ -29,7 +30,12 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info().Str("addr", cfg.Addr).Str("nats_url", cfg.NATSURL).Interface("params", cfg.Params).
 		Int("batch_size", cfg.BatchSize).Dur("batch_age", cfg.BatchAge).Msg("configuration")
-	s, err := drift.New(cfg, log, promx.NewRegistry())
+	tp, flush, err := otelx.Setup(ctx, "drift")
+	if err != nil {
+		return err
+	}
+	defer flush(context.Background())
+	s, err := drift.New(cfg, log, promx.NewRegistry(), tp)
 	if err != nil {
 		return err
 	}

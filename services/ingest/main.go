@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/svc"
 	"github.com/rtt-dev/rtt/services/ingest/internal/ingest"
@@ -28,7 +29,12 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	cfg.LogEffective(log)
-	s := ingest.New(cfg, log, promx.NewRegistry())
+	tp, flush, err := otelx.Setup(ctx, "ingest")
+	if err != nil {
+		return err
+	}
+	defer flush(context.Background())
+	s := ingest.New(cfg, log, promx.NewRegistry(), tp)
 	if err := s.Start(ctx); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/svc"
 	"github.com/rtt-dev/rtt/services/sink/internal/sink"
@@ -30,7 +31,12 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	cfg.LogEffective(log)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := sink.New(cfg, log, promx.NewRegistry())
+	tp, flush, err := otelx.Setup(ctx, "sink")
+	if err != nil {
+		return err
+	}
+	defer flush(context.Background())
+	s := sink.New(cfg, log, promx.NewRegistry(), tp)
 	if err := s.Start(ctx); err != nil {
 		return errors.Join(err, s.Shutdown(context.Background()))
 	}

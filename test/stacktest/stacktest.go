@@ -62,8 +62,9 @@ func FreePort(t *testing.T) int {
 type Proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
+	out    *syncBuffer
+	done   chan struct{}
+	killed bool
 }
 
 type syncBuffer struct {
@@ -95,7 +96,12 @@ func Start(t *testing.T, name string, env []string, readyURL string) *Proc {
 		t.Fatal(err)
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.Stop(t) })
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, tail(p.out.String(), 4000))
+		}
+	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -121,6 +127,9 @@ func Start(t *testing.T, name string, env []string, readyURL string) *Proc {
 func (p *Proc) Stop(t *testing.T) {
 	select {
 	case <-p.done:
+		if !p.killed && p.cmd.ProcessState.ExitCode() != 0 {
+			t.Errorf("%s had exited with %d", p.name, p.cmd.ProcessState.ExitCode())
+		}
 		return
 	default:
 	}
@@ -138,6 +147,7 @@ func (p *Proc) Stop(t *testing.T) {
 
 // Kill ends the process abruptly, as a crash would.
 func (p *Proc) Kill() {
+	p.killed = true
 	p.cmd.Process.Kill()
 	<-p.done
 }
@@ -160,9 +170,9 @@ type Stack struct {
 }
 
 // StartStack starts ingest (with its embedded NATS), drift, corridor and
-// sink writing into database db, each ready when it returns. They stop
-// when the test ends.
-func StartStack(t *testing.T, db string) *Stack {
+// sink writing into database db, each ready when it returns, with extra
+// environment variables for all four. They stop when the test ends.
+func StartStack(t *testing.T, db string, extraEnv ...string) *Stack {
 	t.Helper()
 	s := &Stack{DB: db}
 	apiPort, natsPort := FreePort(t), FreePort(t)
@@ -177,12 +187,14 @@ func StartStack(t *testing.T, db string) *Stack {
 		"RTT_DRIFT_BATCH_AGE=50ms",
 		"RTT_CORRIDOR_BATCH_AGE=50ms",
 	}
+	s.env = append(s.env, extraEnv...)
 	ingestEnv := []string{
 		fmt.Sprintf("RTT_ADDR=127.0.0.1:%d", apiPort),
 		fmt.Sprintf("RTT_NATS_PORT=%d", natsPort),
 		"RTT_DATA_DIR=" + t.TempDir(),
 		"RTT_LOG_LEVEL=info",
 	}
+	ingestEnv = append(ingestEnv, extraEnv...)
 	s.Ingest = Start(t, "ingest", ingestEnv, strings.TrimSuffix(s.API, "/api/rtt")+"/readyz")
 	driftPort, corridorPort, sinkPort := FreePort(t), FreePort(t), FreePort(t)
 	s.Drift = Start(t, "drift", append(s.env, fmt.Sprintf("RTT_DRIFT_ADDR=127.0.0.1:%d", driftPort)), fmt.Sprintf("http://127.0.0.1:%d/readyz", driftPort))

@@ -19,11 +19,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	align "github.com/rtt-dev/rtt/pkg/corridor"
 	"github.com/rtt-dev/rtt/pkg/derived"
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/stage"
 	"github.com/rtt-dev/rtt/pkg/svc"
 )
@@ -200,6 +203,8 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", stage.ErrPoison, err)
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event),
+		attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID)))
 	if len(b.Flows) == 0 {
 		return nil, nil
 	}
@@ -240,11 +245,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 		m := nats.NewMsg("rtt.alignment." + beacon.Token(b.Site))
 		m.Data = data
 		m.Header.Set(nats.MsgIdHdr, rec.RecordID)
-		for _, h := range []string{"traceparent", "tracestate"} {
-			if v := msg.Headers().Get(h); v != "" {
-				m.Header.Set(h, v)
-			}
-		}
+		otelx.Inject(ctx, m.Header)
 		out = append(out, m)
 		p.pending[outcome(a)]++
 	}

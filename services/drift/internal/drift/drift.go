@@ -17,11 +17,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/derived"
 	detector "github.com/rtt-dev/rtt/pkg/drift"
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/stage"
 	"github.com/rtt-dev/rtt/pkg/svc"
@@ -136,6 +139,8 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", stage.ErrPoison, err)
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event),
+		attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID)))
 	eventID := msg.Headers().Get(natsx.HeaderEventID)
 	scope := b.KeyScope()
 	key := StateKey(b.Site, scope)
@@ -180,11 +185,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	out := nats.NewMsg("rtt.drift." + beacon.Token(b.Site))
 	out.Data = data
 	out.Header.Set(nats.MsgIdHdr, rec.DriftID)
-	for _, h := range []string{"traceparent", "tracestate"} {
-		if v := msg.Headers().Get(h); v != "" {
-			out.Header.Set(h, v)
-		}
-	}
+	otelx.Inject(ctx, out.Header)
 	if p.runID != "" {
 		out.Header.Set(natsx.HeaderRunID, p.runID)
 	}

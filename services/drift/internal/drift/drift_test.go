@@ -39,7 +39,7 @@ func run(t *testing.T, url string) func() {
 	var cfg drift.Config
 	cfg.Register(flag.NewFlagSet("t", flag.ContinueOnError))
 	cfg.Addr, cfg.NATSURL, cfg.BatchAge = "127.0.0.1:0", url, 20*time.Millisecond
-	s, err := drift.New(cfg, zerolog.Nop(), prometheus.NewRegistry())
+	s, err := drift.New(cfg, zerolog.Nop(), prometheus.NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

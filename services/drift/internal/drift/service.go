@@ -6,6 +6,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/stage"
@@ -13,12 +14,12 @@ import (
 
 // New returns the drift service: the durable consumer "drift" over every
 // beacon, its state in Bucket. It validates cfg.
-func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry) (*stage.Service, error) {
+func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, tp trace.TracerProvider) (*stage.Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return stage.NewService(stage.ServiceOptions{
-		Name: "drift", Addr: cfg.Addr, NATSURL: cfg.NATSURL, Bucket: Bucket, Limits: cfg.Limits,
+		Name: "drift", Addr: cfg.Addr, NATSURL: cfg.NATSURL, Bucket: Bucket, Limits: cfg.Limits, Tracer: tp,
 		Consumer: stage.ConsumerOptions{
 			Durable: "drift", Stream: natsx.StreamBeacons, Filters: []string{natsx.SubjectBeacons},
 			BatchSize: cfg.BatchSize, BatchAge: cfg.BatchAge, DrainTimeout: cfg.DrainTimeout,

@@ -18,9 +18,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/schema"
 )
 
@@ -36,6 +40,7 @@ type API struct {
 	schemas  *schema.Set
 	decoder  *beacon.Decoder
 	m        *metrics
+	tracer   trace.Tracer
 	now      func() time.Time
 }
 
@@ -57,7 +62,19 @@ func (a *API) Handler() http.Handler {
 	if a.cfg.Token != "" {
 		h = a.requireToken(h)
 	}
-	return h
+	return a.traced(h)
+}
+
+// traced starts the request's server span, continuing the caller's trace
+// when it sent a traceparent header. Handlers add rtt.* attributes and the
+// span's context travels into the published messages' headers.
+func (a *API) traced(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := otelx.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := a.tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func (a *API) requireToken(next http.Handler) http.Handler {
@@ -138,6 +155,7 @@ func (a *API) beaconMsg(ctx context.Context, b *beacon.Beacon, raw []byte, recei
 	m.Header.Set(nats.MsgIdHdr, b.EventID)
 	m.Header.Set(natsx.HeaderEventID, b.EventID)
 	m.Header.Set(natsx.HeaderReceivedAt, received.Format(time.RFC3339Nano))
+	otelx.Inject(ctx, m.Header)
 	return m
 }
 
@@ -166,6 +184,8 @@ func (a *API) postBeacon(w http.ResponseWriter, r *http.Request) {
 		a.rejectInvalid(w, err)
 		return
 	}
+	trace.SpanFromContext(r.Context()).SetAttributes(
+		attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event), attribute.String("rtt.event_id", b.EventID))
 	received := a.now()
 	start := time.Now()
 	res := a.pub.Publish(r.Context(), []*nats.Msg{a.beaconMsg(r.Context(), b, compact(raw), received)})[0]
@@ -237,6 +257,7 @@ func (a *API) postBeacons(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.m.batchSize.Observe(float64(len(items)))
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("rtt.batch.items", len(items)))
 	ans := BatchAnswer{Results: make([]ItemResult, len(items))}
 	received := a.now()
 	msgs := make([]*nats.Msg, 0, len(items))

@@ -38,7 +38,7 @@ func testConfig(t *testing.T, natsURL string) ingest.Config {
 // and returns its API base URL.
 func startIngest(t *testing.T, cfg ingest.Config) (*ingest.Service, string) {
 	t.Helper()
-	s := ingest.New(cfg, zerolog.Nop(), prometheus.NewRegistry())
+	s := ingest.New(cfg, zerolog.Nop(), prometheus.NewRegistry(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := s.Start(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/rtt-dev/rtt/pkg/coherence"
 	"github.com/rtt-dev/rtt/pkg/corridor"
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/schema"
 	"github.com/rtt-dev/rtt/pkg/topology"
 )
@@ -117,6 +118,7 @@ func (a *API) postDiagnostic(kind string) http.HandlerFunc {
 		m.Header.Set(nats.MsgIdHdr, id)
 		m.Header.Set(natsx.HeaderEventID, id)
 		m.Header.Set(natsx.HeaderReceivedAt, a.now().Format(time.RFC3339Nano))
+		otelx.Inject(r.Context(), m.Header)
 		if res := a.pub.Publish(r.Context(), []*nats.Msg{m})[0]; res.Err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", kind+" not stored, retry: "+res.Err.Error(), nil)
 			return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/schema"
 )
 
@@ -82,6 +83,7 @@ func (a *API) postProfile(w http.ResponseWriter, r *http.Request) {
 	m.Header.Set(natsx.HeaderEventID, id)
 	m.Header.Set(natsx.HeaderSite, site)
 	m.Header.Set(natsx.HeaderReceivedAt, a.now().Format(time.RFC3339Nano))
+	otelx.Inject(r.Context(), m.Header)
 	if res := a.pub.Publish(r.Context(), []*nats.Msg{m})[0]; res.Err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "profile not stored, retry: "+res.Err.Error(), nil)
 		return

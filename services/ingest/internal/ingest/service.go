@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/natsx"
@@ -28,6 +30,7 @@ type Service struct {
 	cfg Config
 	log zerolog.Logger
 	reg *prometheus.Registry
+	tp  trace.TracerProvider
 
 	ns       *server.Server
 	nc       *nats.Conn
@@ -40,9 +43,13 @@ type Service struct {
 	shutdownErr  error
 }
 
-// New returns an ingest service; Start brings it up.
-func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry) *Service {
-	return &Service{cfg: cfg, log: log, reg: reg}
+// New returns an ingest service; Start brings it up. Its spans go to tp
+// (nil: spans only give ids, nothing is exported).
+func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, tp trace.TracerProvider) *Service {
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider()
+	}
+	return &Service{cfg: cfg, log: log, reg: reg, tp: tp}
 }
 
 // Start starts the embedded NATS server (unless an external URL is set),
@@ -89,6 +96,7 @@ func (s *Service) Start(ctx context.Context) error {
 		schemas:  set,
 		decoder:  beacon.NewDecoder(set),
 		m:        newMetrics(s.reg, s.cfg.MaxClusters),
+		tracer:   s.tp.Tracer("github.com/rtt-dev/rtt/services/ingest"),
 		now:      func() time.Time { return time.Now().UTC() },
 	}
 	mux := http.NewServeMux()

@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/chx"
 	"github.com/rtt-dev/rtt/pkg/natsx"
@@ -103,6 +105,7 @@ type Service struct {
 	cfg Config
 	log zerolog.Logger
 	reg *prometheus.Registry
+	tp  trace.TracerProvider
 
 	ch       driver.Conn
 	nc       *nats.Conn
@@ -115,9 +118,13 @@ type Service struct {
 	shutdownOnce sync.Once
 }
 
-// New returns a sink; Start brings it up.
-func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry) *Service {
-	return &Service{cfg: cfg, log: log, reg: reg, errs: make(chan error, len(consumers))}
+// New returns a sink; Start brings it up. Its spans go to tp (nil: spans
+// give ids only).
+func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, tp trace.TracerProvider) *Service {
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider()
+	}
+	return &Service{cfg: cfg, log: log, reg: reg, tp: tp, errs: make(chan error, len(consumers))}
 }
 
 // Start serves /healthz and /metrics at once, then waits for ClickHouse
@@ -155,6 +162,7 @@ func (s *Service) Start(ctx context.Context) error {
 	w := &Writer{
 		w:  NewClickHouseWriter(s.ch, s.cfg.ClickHouse.Database),
 		js: js, log: s.log, m: newMetrics(s.reg), backoff: s.cfg.RetryBackoff,
+		tracer: s.tp.Tracer("github.com/rtt-dev/rtt/services/sink"),
 	}
 	for _, spec := range consumers {
 		cons, err := ensureConsumer(ctx, js, spec, 4*s.cfg.BatchSize)

@@ -10,8 +10,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/natsx"
+	"github.com/rtt-dev/rtt/pkg/otelx"
 )
 
 // Writer turns batches of messages into INSERTs and settles the messages:
@@ -23,6 +26,7 @@ type Writer struct {
 	log     zerolog.Logger
 	m       *metrics
 	backoff time.Duration // first retry pause; doubles up to maxBackoff
+	tracer  trace.Tracer
 }
 
 const maxBackoff = 5 * time.Second
@@ -75,6 +79,17 @@ type pending struct {
 func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 	w.m.batchRows.Observe(float64(len(msgs)))
 	ps := make([]pending, len(msgs))
+	// One span per message, in the message's trace, ending once settled.
+	spans := make([]trace.Span, len(msgs))
+	for i, msg := range msgs {
+		_, spans[i] = w.tracer.Start(otelx.Extract(ctx, msg.Headers()), "sink insert", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("rtt.subject", msg.Subject()), attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID))))
+	}
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	type tableRows struct {
 		rows   [][]any
 		owners []int

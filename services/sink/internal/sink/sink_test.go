@@ -62,7 +62,7 @@ func config(natsURL, chAddr, db string) sink.Config {
 func runSink(t *testing.T, cfg sink.Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := sink.New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), prometheus.NewRegistry())
+	s := sink.New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), prometheus.NewRegistry(), nil)
 	if err := s.Start(ctx); err != nil {
 		cancel()
 		t.Fatal(err)
