@@ -60,8 +60,8 @@ func FreePort(t *testing.T) int {
 
 // Proc is one service running as its own process.
 type Proc struct {
-	name string
-	cmd  *exec.Cmd
+	name   string
+	cmd    *exec.Cmd
 	out    *syncBuffer
 	done   chan struct{}
 	killed bool
