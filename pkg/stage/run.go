@@ -37,5 +37,6 @@ func (s *Stage) Consume(ctx context.Context, o ConsumerOptions) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", o.Durable, o.Stream, err)
 	}
+	s.reg.MustRegister(natsx.NewConsumerCollector(cons))
 	return natsx.Batches(ctx, cons, o.BatchSize, o.BatchAge, o.DrainTimeout, s.Flush)
 }

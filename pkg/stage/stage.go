@@ -51,6 +51,7 @@ type Stage struct {
 	p      Processor
 	log    zerolog.Logger
 	tracer trace.Tracer
+	reg    prometheus.Registerer
 
 	processed prometheus.Counter
 	failed    prometheus.Counter
@@ -63,7 +64,7 @@ type Stage struct {
 // continuing the message's trace.
 func New(name, bucket string, js jetstream.JetStream, p Processor, log zerolog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) *Stage {
 	s := &Stage{
-		name: name, bucket: bucket, js: js, p: p, log: log,
+		name: name, bucket: bucket, js: js, p: p, log: log, reg: reg,
 		tracer: tp.Tracer("github.com/rtt-dev/rtt/pkg/stage"),
 		processed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rtt_stage_messages_total", Help: "Messages processed and acknowledged.",

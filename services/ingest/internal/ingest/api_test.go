@@ -247,3 +247,27 @@ func TestFullStreamAnswers503(t *testing.T) {
 		t.Fatalf("answers %v: want some stored, then 503 once full", codes)
 	}
 }
+
+func TestMetricsExposeBeaconsByCluster(t *testing.T) {
+	s, api := startIngest(t, testConfig(t, ""))
+	labelled := strings.Replace(guideBeacon, `"site"`, `"labels":{"cluster":"east"},"site"`, 1)
+	if a := post(t, api+"/beacon", "application/json", labelled); a.code != 200 {
+		t.Fatalf("%d %v", a.code, a.body)
+	}
+	post(t, api+"/beacon", "application/json", `{"site":1}`)
+	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`rtt_beacons_total{cluster="east"} 1`,
+		`rtt_beacons_rejected_total{reason="invalid"} 1`,
+		`rtt_stream_messages{stream="RTT_BEACONS"} 1`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -85,6 +85,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := natsx.EnsureStreams(ctx, s.js, s.cfg.Limits); err != nil {
 		return errors.Join(err, s.Shutdown(context.Background()))
 	}
+	s.reg.MustRegister(natsx.NewStreamCollector(s.js, natsx.StreamBeacons, natsx.StreamControl, natsx.StreamDerived, natsx.StreamDLQ))
 	profiles, err := natsx.ProfilesKV(ctx, s.js, s.cfg.Limits)
 	if err != nil {
 		return errors.Join(err, s.Shutdown(context.Background()))

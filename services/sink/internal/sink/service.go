@@ -164,11 +164,13 @@ func (s *Service) Start(ctx context.Context) error {
 		js: js, log: s.log, m: newMetrics(s.reg), backoff: s.cfg.RetryBackoff,
 		tracer: s.tp.Tracer("github.com/rtt-dev/rtt/services/sink"),
 	}
+	var all []jetstream.Consumer
 	for _, spec := range consumers {
 		cons, err := ensureConsumer(ctx, js, spec, 4*s.cfg.BatchSize)
 		if err != nil {
 			return err
 		}
+		all = append(all, cons)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -179,6 +181,7 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}()
 	}
+	s.reg.MustRegister(natsx.NewConsumerCollector(all...))
 	if s.cfg.Retention > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.retain(ctx) }()
