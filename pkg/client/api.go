@@ -145,7 +145,7 @@ func (c *Client) Beacons(ctx context.Context, bs []Beacon) (BatchResult, error) 
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return res.fail(pending, c.stopped(ctx, http.MethodPost, path, err))
+				return res.fail(pending, stopped(ctx.Err(), http.MethodPost, path, err))
 			}
 			last = fmt.Errorf("rtt: POST %s: %w", path, err)
 		default:
@@ -192,7 +192,7 @@ func (c *Client) Beacons(ctx context.Context, bs []Beacon) (BatchResult, error) 
 			return res.fail(pending, last)
 		}
 		if err := c.pause(ctx, attempt, wait); err != nil {
-			return res.fail(pending, c.stopped(ctx, http.MethodPost, path, last))
+			return res.fail(pending, stopped(err, http.MethodPost, path, last))
 		}
 	}
 }

@@ -98,8 +98,10 @@ func (b *Batcher) Add(ctx context.Context, bc Beacon) error {
 		b.mu.Unlock()
 		return nil
 	}
-	full := b.buf
-	b.buf = make([]Beacon, 0, b.cfg.MaxItems)
+	// The buffer may hold more than MaxItems after a requeue: hand over
+	// MaxItems, keep the rest.
+	full := b.buf[:b.cfg.MaxItems:b.cfg.MaxItems]
+	b.buf = append(make([]Beacon, 0, b.cfg.MaxItems), b.buf[b.cfg.MaxItems:]...)
 	b.handoffs.Add(1)
 	b.mu.Unlock()
 	defer b.handoffs.Done()
@@ -122,15 +124,16 @@ func (b *Batcher) requeue(items []Beacon) {
 	b.mu.Unlock()
 }
 
-// take empties the buffer.
+// take removes up to MaxItems beacons from the buffer.
 func (b *Batcher) take() []Beacon {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.buf) == 0 {
 		return nil
 	}
-	items := b.buf
-	b.buf = make([]Beacon, 0, b.cfg.MaxItems)
+	n := min(len(b.buf), b.cfg.MaxItems)
+	items := b.buf[:n:n]
+	b.buf = append(make([]Beacon, 0, b.cfg.MaxItems), b.buf[n:]...)
 	return items
 }
 
@@ -191,10 +194,12 @@ func (b *Batcher) Close(ctx context.Context) error {
 		if first {
 			<-b.tickerDone
 			b.handoffs.Wait()
-			if items := b.take(); items != nil {
+		drain:
+			for items := b.take(); items != nil; items = b.take() {
 				select {
 				case b.queue <- items:
 				case <-b.ctx.Done():
+					break drain
 				}
 			}
 			close(b.queue)

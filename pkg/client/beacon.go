@@ -51,22 +51,74 @@ type Beacon struct {
 	Flows     []Flow              `json:"flows,omitzero"`
 }
 
-// beaconJSON has Beacon's fields without its MarshalJSON method.
-type beaconJSON Beacon
+// wireBeacon is a Beacon in canonical form: fields (and, inside, the
+// structure's and flows' fields) declared in sorted key order, so that
+// encoding/json, which sorts map keys, writes exactly the canonical JSON the
+// server derives event ids from.
+type wireBeacon struct {
+	Event     string              `json:"event"`
+	EventID   string              `json:"event_id,omitempty"`
+	Flows     []wireFlow          `json:"flows,omitzero"`
+	Labels    map[string]string   `json:"labels,omitzero"`
+	Scope     string              `json:"scope,omitempty"`
+	Session   string              `json:"session"`
+	Site      string              `json:"site"`
+	Structure wireStructure       `json:"structure"`
+	Topology  map[string][]string `json:"topology,omitzero"`
+	TS        time.Time           `json:"ts"`
+}
 
-// MarshalJSON encodes the beacon in the wire format, with TS in UTC and nil
-// dependency lists as empty arrays (the schema wants arrays).
-func (b Beacon) MarshalJSON() ([]byte, error) {
-	if !b.TS.IsZero() {
-		b.TS = b.TS.UTC()
+type wireStructure struct {
+	ButtonCount int64  `json:"button_count"`
+	DomNodes    int64  `json:"dom_nodes"`
+	FormCount   int64  `json:"form_count"`
+	MainCount   int64  `json:"main_count"`
+	NavCount    int64  `json:"nav_count"`
+	Title       string `json:"title"`
+	URL         string `json:"url"`
+}
+
+type wireFlow struct {
+	Corridor  string   `json:"corridor,omitempty"`
+	LatencyMS float64  `json:"latency_ms"`
+	Path      []string `json:"path"`
+}
+
+// MarshalJSON encodes the beacon in the wire format, in canonical form:
+// keys sorted, TS in UTC, nil dependency lists as empty arrays (the schema
+// wants arrays).
+func (b Beacon) MarshalJSON() ([]byte, error) { return json.Marshal(b.wire()) }
+
+// encode is json.Marshal(b) without encoding/json's second pass over a
+// MarshalJSON result.
+func (b Beacon) encode() ([]byte, error) { return json.Marshal(b.wire()) }
+
+func (b Beacon) wire() wireBeacon {
+	w := wireBeacon{
+		Event: b.Event, EventID: b.EventID, Labels: b.Labels, Scope: b.Scope,
+		Session: b.Session, Site: b.Site, Topology: b.Topology, TS: b.TS,
+		Structure: wireStructure{
+			ButtonCount: b.Structure.ButtonCount, DomNodes: b.Structure.DomNodes,
+			FormCount: b.Structure.FormCount, MainCount: b.Structure.MainCount,
+			NavCount: b.Structure.NavCount, Title: b.Structure.Title, URL: b.Structure.URL,
+		},
+	}
+	if !w.TS.IsZero() {
+		w.TS = w.TS.UTC()
+	}
+	if b.Flows != nil {
+		w.Flows = make([]wireFlow, len(b.Flows))
+		for i, f := range b.Flows {
+			w.Flows[i] = wireFlow{Corridor: f.Corridor, LatencyMS: f.LatencyMS, Path: f.Path}
+		}
 	}
 	for _, deps := range b.Topology {
 		if deps == nil {
-			b.Topology = fixTopology(b.Topology)
+			w.Topology = fixTopology(b.Topology)
 			break
 		}
 	}
-	return json.Marshal(beaconJSON(b))
+	return w
 }
 
 func fixTopology(g map[string][]string) map[string][]string {
@@ -82,36 +134,47 @@ func fixTopology(g map[string][]string) map[string][]string {
 
 // DeriveEventID returns the event id the server derives for b when b has
 // none: "b-" and the first 32 hex digits of the SHA-256 of the canonical JSON
-// of the payload without event_id. Canonical means the payload as decoded
-// into generic JSON values (numbers kept as written) and encoded again by
-// encoding/json: object keys sorted, no insignificant whitespace, HTML
-// characters escaped. It is the function pkg/beacon.DeriveID of the server,
-// applied to what this client sends, so client and server agree on the id.
+// of the payload without event_id. Canonical is what pkg/beacon.DeriveID
+// hashes: the payload decoded into generic JSON values (numbers kept as
+// written) and encoded again by encoding/json, so object keys sorted, no
+// insignificant whitespace, HTML characters escaped. The client encodes
+// beacons in that form already (see MarshalJSON), so it hashes its own
+// encoding, and client and server agree on the id.
 //
 // b.EventID is ignored; b.TS should be set (a zero TS is sent as the current
 // time, which changes the id).
 func DeriveEventID(b Beacon) (string, error) {
 	b.EventID = ""
-	raw, err := json.Marshal(b)
+	canon, err := b.encode()
 	if err != nil {
 		return "", fmt.Errorf("rtt: encoding beacon: %w", err)
 	}
-	return deriveID(raw)
+	if bytes.Contains(canon, []byte(`\ufffd`)) {
+		// encoding/json wrote invalid UTF-8 as the escape \ufffd; decoded and
+		// encoded again it becomes the character itself. Only then does the
+		// canonical form differ from the client's encoding.
+		if canon, err = recode(canon); err != nil {
+			return "", err
+		}
+	}
+	sum := sha256.Sum256(canon)
+	return "b-" + hex.EncodeToString(sum[:16]), nil
 }
 
-func deriveID(raw []byte) (string, error) {
+// recode decodes raw into generic JSON values, numbers kept as written, and
+// encodes it again: the server's canonical form.
+func recode(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return "", fmt.Errorf("rtt: canonical form: %w", err)
+		return nil, fmt.Errorf("rtt: canonical form: %w", err)
 	}
 	canon, err := json.Marshal(doc)
 	if err != nil {
-		return "", fmt.Errorf("rtt: canonical form: %w", err)
+		return nil, fmt.Errorf("rtt: canonical form: %w", err)
 	}
-	sum := sha256.Sum256(canon)
-	return "b-" + hex.EncodeToString(sum[:16]), nil
+	return canon, nil
 }
 
 // prepare fills TS (when zero) and EventID (when empty) and returns the
@@ -127,7 +190,7 @@ func prepare(b Beacon, now time.Time) (Beacon, []byte, error) {
 		}
 		b.EventID = id
 	}
-	raw, err := json.Marshal(b)
+	raw, err := b.encode()
 	if err != nil {
 		return b, nil, fmt.Errorf("rtt: encoding beacon: %w", err)
 	}

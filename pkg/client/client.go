@@ -178,7 +178,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*ans
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return nil, c.stopped(ctx, method, path, err)
+				return nil, stopped(ctx.Err(), method, path, err)
 			}
 			last = fmt.Errorf("rtt: %s %s: %w", method, path, err)
 		case ans.status >= 200 && ans.status < 300:
@@ -194,18 +194,19 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*ans
 			return nil, last
 		}
 		if err := c.pause(ctx, attempt, wait); err != nil {
-			return nil, c.stopped(ctx, method, path, last)
+			return nil, stopped(err, method, path, last)
 		}
 	}
 }
 
-// stopped is the error of a call whose context ended: the context's error
-// and the last failure, both matchable with errors.Is.
-func (c *Client) stopped(ctx context.Context, method, path string, last error) error {
-	if last == nil || errors.Is(last, ctx.Err()) {
-		return fmt.Errorf("rtt: %s %s: %w", method, path, ctx.Err())
+// stopped is the error of a call whose context ended (or would end before
+// the next attempt): cause, the context's error, and the last failure, both
+// matchable with errors.Is.
+func stopped(cause error, method, path string, last error) error {
+	if last == nil || errors.Is(last, cause) {
+		return fmt.Errorf("rtt: %s %s: %w", method, path, cause)
 	}
-	return fmt.Errorf("rtt: %s %s: %w (last attempt: %w)", method, path, ctx.Err(), last)
+	return fmt.Errorf("rtt: %s %s: %w (last attempt: %w)", method, path, cause, last)
 }
 
 // pause waits before attempt+1: retryAfter when the server asked for a wait,

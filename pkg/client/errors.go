@@ -39,6 +39,7 @@ type Violation struct {
 	Rule  string `json:"rule"`
 }
 
+// String is "field: rule", or the rule alone for the payload as a whole.
 func (v Violation) String() string {
 	if v.Field == "" {
 		return v.Rule
@@ -68,6 +69,7 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error is "rtt: METHOD PATH: STATUS KIND: message".
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("rtt: ")
