@@ -271,3 +271,20 @@ func TestMetricsExposeBeaconsByCluster(t *testing.T) {
 		}
 	}
 }
+
+// A batch far larger than the window of outstanding publishes waits for
+// room instead of failing items.
+func TestBatchLargerThanPublishWindow(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.PublishWindow = 16
+	_, api := startIngest(t, cfg)
+	var b strings.Builder
+	for i := range 3000 {
+		b.WriteString(strings.Replace(guideBeacon, `"dom_nodes":0`, fmt.Sprintf(`"dom_nodes":%d`, i), 1))
+		b.WriteByte('\n')
+	}
+	a := post(t, api+"/beacons", "application/x-ndjson", strings.ReplaceAll(b.String(), "\n\"structure\"", "\"structure\""))
+	if a.code != 200 || a.body["accepted"] != 3000.0 {
+		t.Fatalf("%d accepted=%v unavailable=%v", a.code, a.body["accepted"], a.body["unavailable"])
+	}
+}

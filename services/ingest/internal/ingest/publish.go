@@ -54,7 +54,8 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, msgs []*nats.Msg) []Pu
 	}
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
-		f, err := p.js.PublishMsgAsync(m)
+		// A full window waits for room rather than failing the item.
+		f, err := p.js.PublishMsgAsync(m, jetstream.WithStallWait(p.timeout))
 		if err != nil {
 			out[i] = PubResult{Err: fmt.Errorf("%w: %v", ErrUnavailable, err)}
 			continue
