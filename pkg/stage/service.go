@@ -34,18 +34,20 @@ type ServiceOptions struct {
 // Service runs one stage as a service: operations endpoint, connection,
 // streams, state bucket and the durable consumer.
 type Service struct {
-	o    ServiceOptions
-	log  zerolog.Logger
-	reg  *prometheus.Registry
-	nc   *nats.Conn
-	ops  *svc.Ops
-	done chan error
-	once sync.Once
+	o        ServiceOptions
+	log      zerolog.Logger
+	reg      *prometheus.Registry
+	nc       *nats.Conn
+	ops      *svc.Ops
+	done     chan error
+	finished chan struct{}
+	started  bool
+	once     sync.Once
 }
 
 // NewService returns a stage service; Start brings it up.
 func NewService(o ServiceOptions, log zerolog.Logger, reg *prometheus.Registry) *Service {
-	return &Service{o: o, log: log, reg: reg, done: make(chan error, 1)}
+	return &Service{o: o, log: log, reg: reg, done: make(chan error, 1), finished: make(chan struct{})}
 }
 
 // Start serves /metrics, /healthz and /readyz, connects, creates the
@@ -86,7 +88,13 @@ func (s *Service) Start(ctx context.Context) error {
 		tp = sdktrace.NewTracerProvider()
 	}
 	st := New(s.o.Name, s.o.Bucket, js, p, s.log, s.reg, tp)
-	go func() { s.done <- st.Consume(ctx, s.o.Consumer) }()
+	s.started = true
+	go func() {
+		defer close(s.finished)
+		if err := st.Consume(ctx, s.o.Consumer); err != nil {
+			s.done <- err
+		}
+	}()
 	s.log.Info().Str("nats", s.o.NATSURL).Str("consumer", s.o.Consumer.Durable).Msg(s.o.Name + " ready")
 	return nil
 }
@@ -94,16 +102,24 @@ func (s *Service) Start(ctx context.Context) error {
 // Addr is the operations endpoint's address.
 func (s *Service) Addr() string { return s.ops.Addr() }
 
-// Done delivers the consumer's end: nil after a clean drain.
+// Done delivers an error if the consumer fails by itself.
 func (s *Service) Done() <-chan error { return s.done }
 
-// Shutdown stops the operations endpoint and drains the connection. Call it
-// after Done delivered. Idempotent.
+// Shutdown waits (bounded by ctx) for the consumer, which drains once
+// Start's ctx ended, then stops the operations endpoint and drains the
+// connection. Idempotent.
 func (s *Service) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		if s.started {
+			select {
+			case <-s.finished:
+			case <-ctx.Done():
+				err = errors.New(s.o.Name + ": consumer did not stop in time")
+			}
+		}
 		if s.ops != nil {
-			err = s.ops.Shutdown(ctx)
+			err = errors.Join(err, s.ops.Shutdown(ctx))
 		}
 		if s.nc != nil {
 			_ = s.nc.Drain()

@@ -16,7 +16,12 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rtt-dev/rtt/pkg/otelx"
+	"github.com/rtt-dev/rtt/pkg/promx"
 )
 
 // LogConfig selects the log format and level.
@@ -81,4 +86,68 @@ func Mask(s string) string {
 		return ""
 	}
 	return "*****"
+}
+
+// Env is what every rtt binary sets up before its service: the parsed
+// configuration's logger, tracer provider and metrics registry.
+type Env struct {
+	Log      zerolog.Logger
+	Tracer   trace.TracerProvider
+	Registry *prometheus.Registry
+	flush    func(context.Context) error
+}
+
+// Boot parses args into fs (flags and RTT_* variables), builds the logger
+// described by lc and the tracer provider (exporting when OTEL_* asks).
+func Boot(ctx context.Context, service string, fs *flag.FlagSet, args []string, lc *LogConfig, stderr io.Writer) (*Env, error) {
+	if err := Parse(fs, args); err != nil {
+		return nil, err
+	}
+	log, err := lc.Logger(stderr, service)
+	if err != nil {
+		return nil, err
+	}
+	tp, flush, err := otelx.Setup(ctx, service)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	return &Env{Log: log, Tracer: tp, Registry: promx.NewRegistry(), flush: flush}, nil
+}
+
+// Close flushes the spans not yet exported.
+func (e *Env) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = e.flush(ctx)
+}
+
+// Service is a component with a lifecycle.
+type Service interface {
+	// Start brings the service up; it runs until ctx ends.
+	Start(ctx context.Context) error
+	// Done delivers an error if the service fails by itself.
+	Done() <-chan error
+	// Shutdown waits for the service to finish its work after ctx ended,
+	// then releases its resources. Idempotent.
+	Shutdown(ctx context.Context) error
+}
+
+// Run starts s, waits until ctx ends or s fails, then shuts it down within
+// stopTimeout.
+func Run(ctx context.Context, s Service, stopTimeout time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		cancel()
+		return errors.Join(err, s.Shutdown(context.Background()))
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-s.Done():
+	}
+	cancel()
+	sctx, stop := context.WithTimeout(context.Background(), stopTimeout)
+	defer stop()
+	return errors.Join(err, s.Shutdown(sctx))
 }

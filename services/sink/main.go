@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"time"
 
-	"github.com/rtt-dev/rtt/pkg/otelx"
-	"github.com/rtt-dev/rtt/pkg/promx"
 	"github.com/rtt-dev/rtt/pkg/svc"
 	"github.com/rtt-dev/rtt/services/sink/internal/sink"
 )
@@ -21,31 +18,11 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var cfg sink.Config
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
 	cfg.Register(fs)
-	if err := svc.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := cfg.Log.Logger(stderr, "sink")
+	env, err := svc.Boot(ctx, "sink", fs, args, &cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
-	cfg.LogEffective(log)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	tp, flush, err := otelx.Setup(ctx, "sink")
-	if err != nil {
-		return err
-	}
-	defer flush(context.Background())
-	s := sink.New(cfg, log, promx.NewRegistry(), tp)
-	if err := s.Start(ctx); err != nil {
-		return errors.Join(err, s.Shutdown(context.Background()))
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-s.Errors():
-		cancel()
-	}
-	shutdownCtx, stop := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)
-	defer stop()
-	return errors.Join(err, s.Shutdown(shutdownCtx))
+	defer env.Close()
+	cfg.LogEffective(env.Log)
+	return svc.Run(ctx, sink.New(cfg, env.Log, env.Registry, env.Tracer), cfg.DrainTimeout+5*time.Second)
 }

@@ -49,10 +49,9 @@ func run(t *testing.T, url string) func() {
 	}
 	return func() {
 		cancel()
-		if err := <-s.Done(); err != nil {
+		if err := s.Shutdown(context.Background()); err != nil {
 			t.Error(err)
 		}
-		s.Shutdown(context.Background())
 	}
 }
 

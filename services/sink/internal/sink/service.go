@@ -191,8 +191,8 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Errors delivers consumer failures.
-func (s *Service) Errors() <-chan error { return s.errs }
+// Done delivers a consumer's failure.
+func (s *Service) Done() <-chan error { return s.errs }
 
 func (s *Service) openClickHouse(ctx context.Context) (driver.Conn, error) {
 	// Connect to the server's default database: ours may not exist until
