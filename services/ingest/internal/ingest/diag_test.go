@@ -6,7 +6,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/rtt-dev/rtt/pkg/beacon"
+	"github.com/rtt-dev/rtt/pkg/schema"
+	"github.com/rtt-dev/rtt/schemas"
 )
+
 
 func postRaw(t *testing.T, url, body string) (int, string) {
 	t.Helper()
@@ -26,13 +31,29 @@ func TestDiagnosticsGuideExamples(t *testing.T) {
 		{"/validate", `{"system_map":{"nodes":128,"services":["auth","api","db"]},"flows":[{"from":"api","to":"db"}],"constraints":[]}`, `"coherent":true`},
 		{"/corridor", `{"flows":[{"path":["ingress","api","db"],"latency_ms":12}]}`, `"source":"none"`},
 		{"/topology", `{"graph":{"auth":["api"],"api":["db"],"db":[]}}`, `"entry":["auth"]`},
+		{"/validate", `{"system_map":{"services":["a","b"]},"flows":[{"from":"a","to":"b"},{"from":"b","to":"a"},{"from":"a","to":"x"}],` +
+			`"constraints":[{"type":"no_cycles"},{"type":"forbid_edge","from":"a","to":"b"}]}`, `"coherent":false`},
+		{"/topology", `{"graph":{"a":["b"],"b":["c"],"c":["a","d"],"d":[]}}`, `"cycles":[["a","b","c"]]`},
+		{"/corridor", `{"flows":[{"path":["in","x","db"],"latency_ms":90}],"corridors":[{"name":"r","path":["in","api","db"],"budget_ms":50}]}`, `"kind":"substituted"`},
+	}
+	answers, err := schema.Compile(schemas.Answers())
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range cases {
 		code, first := postRaw(t, api+tc.path, tc.body)
+		doc, err := beacon.DecodeJSON([]byte(first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := answers.Validate(strings.TrimPrefix(tc.path, "/"), doc); err != nil {
+			t.Fatalf("%s answer does not match its schema: %v\n%s", tc.path, err, first)
+		}
 		if code != 200 || !strings.Contains(first, `"status":"ok"`) || !strings.Contains(first, `"version":"vst-beta/1"`) || !strings.Contains(first, tc.want) {
 			t.Fatalf("%s: %d %s", tc.path, code, first)
 		}
 		if _, again := postRaw(t, api+tc.path, tc.body); again != first {
+			// Same input, same bytes.
 			t.Fatalf("%s: answers differ:\n%s\n%s", tc.path, first, again)
 		}
 	}
