@@ -12,7 +12,6 @@ import (
 	"github.com/rtt-dev/rtt/schemas"
 )
 
-
 func postRaw(t *testing.T, url, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
