@@ -149,7 +149,7 @@ func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []in
 			if attempt > 0 {
 				w.log.Info().Str("table", t.Name).Int("rows", len(rows)).Int("attempts", attempt+1).Msg("insert succeeded after retries")
 			} else {
-				w.log.Debug().Str("table", t.Name).Int("rows", len(rows)).Dur("took", time.Since(start)).Msg("batch inserted")
+				w.log.Info().Str("table", t.Name).Int("rows", len(rows)).Dur("took", time.Since(start)).Msg("batch inserted")
 			}
 			return true
 		case errors.Is(err, ErrRejected):
