@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/rtt-dev/rtt/cmd/rtt/internal/beaconcmd"
+	"github.com/rtt-dev/rtt/cmd/rtt/internal/check"
 	"github.com/rtt-dev/rtt/cmd/rtt/internal/stack"
 	"github.com/rtt-dev/rtt/internal/loadgen"
 	"github.com/rtt-dev/rtt/pkg/svc"
@@ -30,13 +33,17 @@ func commands() []command {
 		{"wait-ready", "[flags]", "wait until the stack started by 'rtt dev' is ready and print its endpoints (make up)", runWaitReady},
 		{"clickhouse", "[flags]", "run the private ClickHouse server of 'rtt dev' alone until Ctrl-C", runClickHouse},
 		{"loadgen", "[flags]", "generate beacon load against the API", runLoadgen},
+		{"beacon", "--site S --event E [flags]", "send one beacon, e.g. from a CI/CD job (deployment_start, deployment_finish)", runBeacon},
+		{"check", "[flags]", "run the RTT-Inside verification checklist against a deployment", runCheck},
 		{"help", "[command]", "list the commands, or show a command's flags", nil},
 	}
 }
 
 // Main runs the rtt command line with args (without the program name) and
 // returns the process exit code: 0 on success or -h, 1 when the command
-// failed, 2 for an unknown command. Errors go to stderr.
+// failed, 2 for an unknown command, or the code the command's error asks
+// for (beacon: 1 refused, 2 usage, 3 unavailable; check: 1 an item failed,
+// 2 usage). Errors go to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
@@ -61,6 +68,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		default:
 			fmt.Fprintf(stderr, "rtt %s: %v\n", name, err)
+			var ec exitCoder
+			if errors.As(err, &ec) {
+				return ec.ExitCode()
+			}
 			return 1
 		}
 	}
@@ -69,6 +80,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// exitCoder is an error that chooses rtt's exit code.
+type exitCoder interface{ ExitCode() int }
+
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "rtt runs the rtt pipeline on one machine.\n\nUsage: rtt <command> [flags]\n\nCommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -76,7 +90,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nFlags can also be set by environment variables: RTT_<FLAG> (-clickhouse-port is\nRTT_CLICKHOUSE_PORT), RTT_LOADGEN_<FLAG> for loadgen. Run 'rtt help <command>'\nfor a command's flags.\n")
+	fmt.Fprintf(w, "\nFlags can also be set by environment variables: RTT_<FLAG> (-clickhouse-port is\nRTT_CLICKHOUSE_PORT), RTT_LOADGEN_<FLAG> for loadgen, RTT_BEACON_<FLAG> for beacon,\nRTT_CHECK_<FLAG> for check; these three take the API's URL and token from\nRTT_URL and RTT_TOKEN. Run 'rtt help <command>' for a command's flags.\n")
 }
 
 // newFlagSet returns a flag set whose usage names the command and the
@@ -140,6 +154,14 @@ func runClickHouse(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	return stack.ClickHouse(ctx, cfg, *install, stdout, stderr)
+}
+
+func runBeacon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return beaconcmd.Main(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return check.Main(ctx, args, stdout, stderr)
 }
 
 func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {

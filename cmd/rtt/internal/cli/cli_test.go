@@ -18,7 +18,17 @@ func TestCommands(t *testing.T) {
 		noStdout bool
 	}{
 		{name: "help lists every command", args: []string{"help"}, code: 0,
-			stdout: []string{"dev ", "wait-ready ", "clickhouse ", "loadgen ", "help "}},
+			stdout: []string{"dev ", "wait-ready ", "clickhouse ", "loadgen ", "beacon ", "check ", "help "}},
+		{name: "help beacon shows CI examples", args: []string{"help", "beacon"}, code: 0,
+			stdout: []string{"Usage: rtt beacon --site SITE --event EVENT", "Exit codes:", "GitHub Actions", "GitLab CI", "-url-base", "RTT_BEACON_<FLAG>"}},
+		{name: "help check lists the items", args: []string{"help", "check"}, code: 0,
+			stdout: []string{"Usage: rtt check", "observability receives RTT signals", "-metrics", "RTT_CHECK_<FLAG>"}},
+		{name: "beacon usage error", args: []string{"beacon", "--event", "e"}, code: 2, noStdout: true,
+			stderr: []string{"rtt beacon: --site is required"}},
+		{name: "check usage error", args: []string{"check", "--timeout", "-1s"}, code: 2, noStdout: true,
+			stderr: []string{"rtt check: --timeout: must be positive"}},
+		{name: "check with a bad URL", args: []string{"check", "--metrics", "localhost:8080/metrics"}, code: 2, noStdout: true,
+			stderr: []string{`rtt check: --metrics: "localhost:8080/metrics" is not an http:// or https:// URL with a host`}},
 		{name: "no command", args: nil, code: 2, stderr: []string{"Usage: rtt <command>"}, noStdout: true},
 		{name: "unknown command", args: []string{"serve"}, code: 2, stderr: []string{`rtt: unknown command "serve"`, "wait-ready"}},
 		{name: "help for a command", args: []string{"help", "dev"}, code: 0,
