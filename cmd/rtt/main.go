@@ -1,7 +1,9 @@
-// Command rtt runs the rtt pipeline on one machine: "rtt dev" starts a
-// private ClickHouse and the four services and supervises them, "rtt
-// wait-ready" waits for such a stack, "rtt loadgen" generates load. "rtt
-// help" lists every command.
+// Command rtt runs the rtt pipeline on one machine and talks to a running
+// one: "rtt dev" starts a private ClickHouse and the four services and
+// supervises them, "rtt wait-ready" waits for such a stack, "rtt loadgen"
+// generates load, "rtt beacon" sends one beacon from a script or CI job,
+// "rtt check" runs the verification checklist. "rtt help" lists every
+// command.
 package main
 
 import (
