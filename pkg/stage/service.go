@@ -95,7 +95,7 @@ func (s *Service) Start(ctx context.Context) error {
 			s.done <- err
 		}
 	}()
-	s.log.Info().Str("nats", s.o.NATSURL).Str("consumer", s.o.Consumer.Durable).Msg(s.o.Name + " ready")
+	s.log.Info().Str("ops", s.ops.Addr()).Str("nats", s.o.NATSURL).Str("consumer", s.o.Consumer.Durable).Msg(s.o.Name + " ready")
 	return nil
 }
 

@@ -5,6 +5,7 @@ package stacktest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -60,6 +61,10 @@ func FreePort(t *testing.T) int {
 
 // Proc is one service running as its own process.
 type Proc struct {
+	// Ready holds the string fields of the service's "ready" log line:
+	// "ops" is the address of its /metrics and /readyz.
+	Ready map[string]string
+
 	name   string
 	cmd    *exec.Cmd
 	out    *syncBuffer
@@ -84,8 +89,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// Start runs a service binary with env and waits until readyURL answers 200.
-func Start(t *testing.T, name string, env []string, readyURL string) *Proc {
+// Start runs a service binary with env and waits until it logs
+// "<name> ready" and its /readyz answers 200. Services listen on ports they
+// pick themselves (":0"), named in that log line, so tests running in
+// parallel never race for a port.
+func Start(t *testing.T, name string, env []string) *Proc {
 	t.Helper()
 	p := &Proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name))
@@ -109,18 +117,45 @@ func Start(t *testing.T, name string, env []string, readyURL string) *Proc {
 			t.Fatalf("%s exited during start:\n%s", name, p.out.String())
 		default:
 		}
-		resp, err := http.Get(readyURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
+		if p.Ready == nil {
+			p.Ready = readyLine(p.out.String(), name)
+		}
+		if p.Ready != nil {
+			resp, err := http.Get("http://" + p.Ready["ops"] + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return p
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready at %s after 60s:\n%s", name, readyURL, p.out.String())
+			t.Fatalf("%s not ready after 60s:\n%s", name, p.out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// readyLine finds the JSON log line "<name> ready" in out and returns its
+// string fields, with "ops" set to the address serving /readyz.
+func readyLine(out, name string) map[string]string {
+	for _, line := range strings.Split(out, "\n") {
+		var fields map[string]any
+		if json.Unmarshal([]byte(line), &fields) != nil || fields["message"] != name+" ready" {
+			continue
+		}
+		m := map[string]string{}
+		for k, v := range fields {
+			if s, ok := v.(string); ok {
+				m[k] = s
+			}
+		}
+		if api, ok := m["api"]; ok { // ingest: http://host:port/api/rtt
+			m["ops"] = strings.TrimSuffix(strings.TrimPrefix(api, "http://"), "/api/rtt")
+		}
+		return m
+	}
+	return nil
 }
 
 // Stop sends SIGTERM and waits for a clean exit (idempotent).
@@ -165,8 +200,7 @@ type Stack struct {
 	Ingest, Drift    *Proc
 	Corridor, Sink   *Proc
 
-	env       []string
-	sinkReady string
+	env []string
 }
 
 // StartStack starts ingest (with its embedded NATS), drift, corridor and
@@ -175,10 +209,15 @@ type Stack struct {
 func StartStack(t *testing.T, db string, extraEnv ...string) *Stack {
 	t.Helper()
 	s := &Stack{DB: db}
-	apiPort, natsPort := FreePort(t), FreePort(t)
-	s.API = fmt.Sprintf("http://127.0.0.1:%d/api/rtt", apiPort)
-	s.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	s.env = []string{
+	ingestEnv := append([]string{
+		"RTT_ADDR=127.0.0.1:0",
+		"RTT_NATS_PORT=-1",
+		"RTT_DATA_DIR=" + t.TempDir(),
+		"RTT_LOG_LEVEL=info",
+	}, extraEnv...)
+	s.Ingest = Start(t, "ingest", ingestEnv)
+	s.API, s.NATSURL = s.Ingest.Ready["api"], s.Ingest.Ready["nats"]
+	s.env = append([]string{
 		"RTT_NATS_URL=" + s.NATSURL,
 		"RTT_CLICKHOUSE_ADDR=" + chxtest.Addr(t),
 		"RTT_CLICKHOUSE_DATABASE=" + db,
@@ -186,29 +225,20 @@ func StartStack(t *testing.T, db string, extraEnv ...string) *Stack {
 		"RTT_SINK_BATCH_AGE=100ms",
 		"RTT_DRIFT_BATCH_AGE=50ms",
 		"RTT_CORRIDOR_BATCH_AGE=50ms",
-	}
-	s.env = append(s.env, extraEnv...)
-	ingestEnv := []string{
-		fmt.Sprintf("RTT_ADDR=127.0.0.1:%d", apiPort),
-		fmt.Sprintf("RTT_NATS_PORT=%d", natsPort),
-		"RTT_DATA_DIR=" + t.TempDir(),
-		"RTT_LOG_LEVEL=info",
-	}
-	ingestEnv = append(ingestEnv, extraEnv...)
-	s.Ingest = Start(t, "ingest", ingestEnv, strings.TrimSuffix(s.API, "/api/rtt")+"/readyz")
-	driftPort, corridorPort, sinkPort := FreePort(t), FreePort(t), FreePort(t)
-	s.Drift = Start(t, "drift", append(s.env, fmt.Sprintf("RTT_DRIFT_ADDR=127.0.0.1:%d", driftPort)), fmt.Sprintf("http://127.0.0.1:%d/readyz", driftPort))
-	s.Corridor = Start(t, "corridor", append(s.env, fmt.Sprintf("RTT_CORRIDOR_ADDR=127.0.0.1:%d", corridorPort)), fmt.Sprintf("http://127.0.0.1:%d/readyz", corridorPort))
-	s.env = append(s.env, fmt.Sprintf("RTT_SINK_ADDR=127.0.0.1:%d", sinkPort))
-	s.sinkReady = fmt.Sprintf("http://127.0.0.1:%d/readyz", sinkPort)
-	s.Sink = Start(t, "sink", s.env, s.sinkReady)
+		"RTT_DRIFT_ADDR=127.0.0.1:0",
+		"RTT_CORRIDOR_ADDR=127.0.0.1:0",
+		"RTT_SINK_ADDR=127.0.0.1:0",
+	}, extraEnv...)
+	s.Drift = Start(t, "drift", s.env)
+	s.Corridor = Start(t, "corridor", s.env)
+	s.Sink = Start(t, "sink", s.env)
 	return s
 }
 
 // RestartSink starts the sink again (after Kill or Stop).
 func (s *Stack) RestartSink(t *testing.T) {
 	t.Helper()
-	s.Sink = Start(t, "sink", s.env, s.sinkReady)
+	s.Sink = Start(t, "sink", s.env)
 }
 
 // WaitFor polls fn every 200ms until it returns nil, failing the test

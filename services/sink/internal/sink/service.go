@@ -187,7 +187,7 @@ func (s *Service) Start(ctx context.Context) error {
 		go func() { defer s.wg.Done(); s.retain(ctx) }()
 	}
 	s.ready.Store(true)
-	s.log.Info().Str("clickhouse", s.cfg.ClickHouse.Addr).Str("nats", s.cfg.NATSURL).Msg("sink ready")
+	s.log.Info().Str("ops", s.Addr()).Str("clickhouse", s.cfg.ClickHouse.Addr).Str("nats", s.cfg.NATSURL).Msg("sink ready")
 	return nil
 }
 
