@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtt-dev/rtt/cmd/rtt/internal/beaconcmd"
 	"github.com/rtt-dev/rtt/cmd/rtt/internal/check"
+	"github.com/rtt-dev/rtt/cmd/rtt/internal/replaycmd"
 	"github.com/rtt-dev/rtt/cmd/rtt/internal/stack"
 	"github.com/rtt-dev/rtt/internal/loadgen"
 	"github.com/rtt-dev/rtt/pkg/svc"
@@ -33,6 +34,7 @@ func commands() []command {
 		{"wait-ready", "[flags]", "wait until the stack started by 'rtt dev' is ready and print its endpoints (make up)", runWaitReady},
 		{"clickhouse", "[flags]", "run the private ClickHouse server of 'rtt dev' alone until Ctrl-C", runClickHouse},
 		{"loadgen", "[flags]", "generate beacon load against the API", runLoadgen},
+		{"replay", "<subcommand> [flags]", "export a slice of the beacons, rerun analysis as research runs, list/show/rm/diff them (docs/replay.md)", replaycmd.Main},
 		{"beacon", "--site S --event E [flags]", "send one beacon, e.g. from a CI/CD job (deployment_start, deployment_finish)", runBeacon},
 		{"check", "[flags]", "run the RTT-Inside verification checklist against a deployment", runCheck},
 		{"help", "[command]", "list the commands, or show a command's flags", nil},

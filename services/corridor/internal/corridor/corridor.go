@@ -24,7 +24,7 @@ import (
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	align "github.com/rtt-dev/rtt/pkg/corridor"
-	"github.com/rtt-dev/rtt/pkg/derived"
+	"github.com/rtt-dev/rtt/pkg/derive"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/otelx"
 	"github.com/rtt-dev/rtt/pkg/stage"
@@ -114,18 +114,12 @@ func WatchProfiles(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logge
 }
 
 func (p *Profiles) parse(site string, v []byte) []align.Corridor {
-	var prof struct {
-		Corridors []align.Corridor `json:"corridors"`
-	}
-	if err := json.Unmarshal(v, &prof); err != nil {
-		p.log.Warn().Err(err).Str("site", site).Msg("profile unreadable; no corridors")
+	cs, err := derive.ProfileCorridors(v)
+	if err != nil {
+		p.log.Warn().Err(err).Str("site", site).Msg("no corridors for the site")
 		return nil
 	}
-	if err := align.ValidateCorridors(prof.Corridors); err != nil {
-		p.log.Warn().Err(err).Str("site", site).Msg("profile corridors invalid; ignored")
-		return nil
-	}
-	return prof.Corridors
+	return cs
 }
 
 // Corridors returns site's corridors, reading the bucket when the watcher
@@ -180,9 +174,7 @@ func NewProcessor(profiles *Profiles, alpha float64, kv jetstream.KeyValue, runI
 }
 
 // ScoreKey is the KV key of one site's corridor.
-func ScoreKey(site, corridor string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(site + "\x00" + corridor))
-}
+func ScoreKey(site, corridor string) string { return derive.ScoreKey(site, corridor) }
 
 func outcome(a align.Alignment) string {
 	switch {
@@ -214,25 +206,15 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	}
 	eventID := msg.Headers().Get(natsx.HeaderEventID)
 	var out []*nats.Msg
-	for i, f := range b.Flows {
-		flow := align.Flow{Path: f.Path, LatencyMS: f.LatencyMS, Corridor: f.Corridor}
-		var a align.Alignment
-		if err := align.ValidateFlow(flow); err != nil {
-			a = align.Alignment{Corridor: f.Corridor, LatencyMS: f.LatencyMS}
-		} else {
-			a = align.Align(corridors, flow)
-		}
-		rec := derived.Alignment{
-			RecordID: derived.AlignmentID(p.runID, b.Site, eventID, i),
-			RunID:    p.runID, Site: b.Site, TS: b.Time, Source: "beacon", SourceEventID: eventID,
-			FlowIndex: i, Path: f.Path, Alignment: a,
-		}
+	for i := range b.Flows {
+		rec := derive.Alignment(p.runID, b, eventID, i, corridors)
+		a := rec.Alignment
 		if a.Matched {
-			key := ScoreKey(b.Site, a.Corridor)
+			key := derive.ScoreKey(b.Site, a.Corridor)
 			if err := p.loadScore(ctx, key); err != nil {
 				return nil, err
 			}
-			running, total, on, applied := p.scores.Observe(key, seq<<10|uint64(i), a)
+			running, total, on, applied := p.scores.Observe(key, derive.ScoreSeq(seq, i), a)
 			if !applied {
 				continue // a redelivery whose record was already published
 			}

@@ -6,7 +6,6 @@ package drift
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,7 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
-	"github.com/rtt-dev/rtt/pkg/derived"
+	"github.com/rtt-dev/rtt/pkg/derive"
 	detector "github.com/rtt-dev/rtt/pkg/drift"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/otelx"
@@ -129,9 +128,7 @@ func NewProcessor(p detector.Params, kv jetstream.KeyValue, runID string, maxClu
 }
 
 // StateKey is the KV key of one site and scope.
-func StateKey(site, scope string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(site + "\x00" + scope))
-}
+func StateKey(site, scope string) string { return derive.DriftKey(site, scope) }
 
 // Process implements stage.Processor.
 func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) ([]*nats.Msg, error) {
@@ -155,12 +152,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 			}
 		}
 	}
-	s := b.Structure
-	in := detector.Input{EventID: eventID, TS: b.Time, Seq: seq, Features: detector.Features{
-		Counts: [detector.NumCounts]float64{float64(s.NavCount), float64(s.MainCount), float64(s.FormCount), float64(s.ButtonCount), float64(s.DomNodes)},
-		Graph:  b.Topology,
-	}}
-	m, ev, applied := p.tracker.Step(key, in)
+	m, ev, applied := p.tracker.Step(key, derive.DriftInput(b, eventID, seq))
 	if !applied {
 		return nil, nil
 	}
@@ -169,15 +161,8 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	if ev == nil {
 		return nil, nil
 	}
-	cluster := b.Labels["cluster"]
-	if cluster == "" {
-		cluster = b.Site
-	}
-	rec := derived.Drift{
-		DriftID: derived.DriftID(p.runID, b.Site, scope, ev.EventID),
-		RunID:   p.runID, Site: b.Site, Scope: scope, Cluster: cluster,
-		DetectedAt: p.now(), Event: *ev,
-	}
+	rec := derive.DriftRecord(p.runID, b, *ev, p.now())
+	cluster := rec.Cluster
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode drift event: %v", stage.ErrPoison, err)
