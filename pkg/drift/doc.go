@@ -18,6 +18,14 @@
 // drift open, since it cannot see the topology. Params.Cooldown delays an event that would come too soon
 // after the previous one of its key.
 //
+// A beacon stamped earlier than the newest beacon already applied to its key
+// is late: concurrent batches of one client let its beacons overtake each
+// other in the stream. Step measures it (Measurement.Late) but lets it change
+// nothing except the key's last applied sequence, so what decides is in
+// event-time order and a step change fires once instead of flapping between
+// the old and the new structure. Confirm still debounces a structure that
+// really alternates.
+//
 // Delivery is at least once: every Input carries its JetStream sequence and
 // Step ignores a sequence it has already applied to the key. Snapshot and
 // Load move one key's state to and from a key-value store in a small,

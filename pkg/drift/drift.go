@@ -59,7 +59,9 @@ type Input struct {
 	// them by it.
 	EventID string
 	// TS is the beacon's event time. It is kept at nanosecond precision in
-	// UTC between the years 1678 and 2262 and clamped outside.
+	// UTC between the years 1678 and 2262 and clamped outside. A beacon whose
+	// TS is before the newest TS already applied to its key is late: Step
+	// measures it but lets it change nothing (see Tracker.Step).
 	TS time.Time
 	// Seq is the JetStream stream sequence of the beacon. Sequences of one key
 	// must grow; Step ignores a beacon whose Seq is not above the last one it
@@ -85,6 +87,11 @@ type Measurement struct {
 	Vector    Vector  `json:"vector"`
 	Magnitude float64 `json:"magnitude"`
 	Drifted   bool    `json:"drifted"`
+	// Late reports a beacon older in event time than the newest one already
+	// applied to its key. It was measured against the baseline like any
+	// other, but it changed neither the streak nor the baseline and cannot
+	// fire an event, whatever Drifted says.
+	Late bool `json:"late"`
 }
 
 // Event is a confirmed structural drift of one key: Streak drifted beacons

@@ -17,7 +17,7 @@ func TestScenarioGolden(t *testing.T) {
 	tr := NewTracker(DefaultParams())
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	for i, s := range scenario(7, 5000) {
+	for i, s := range scenario(7, 5000, 0) {
 		if _, ev, _ := tr.Step(s.key, s.in); ev != nil {
 			if err := enc.Encode(struct {
 				Step int    `json:"step"`

@@ -10,26 +10,33 @@ import (
 )
 
 // ErrInvalidSnapshot is wrapped by every error of Tracker.Load: the bytes
-// are not a snapshot this version of the package wrote, or are damaged.
+// are not a snapshot of a version this package reads, or are damaged.
 var ErrInvalidSnapshot = errors.New("drift: invalid snapshot")
 
-// snapshotV1 is the first byte of the current encoding. Load rejects other
-// versions; a new encoding gets a new number and Load keeps reading the old.
-const snapshotV1 = 1
+// The first byte of a snapshot is its encoding version. Snapshot writes
+// snapshotV2; Load reads both, and a new encoding gets a new number while
+// Load keeps reading the old ones.
+const (
+	snapshotV1 = 1 // without the newest event time, which loads as 0 (unknown)
+	snapshotV2 = 2 // current
+)
 
-// Encoding version 1, little endian, fixed widths so that every state has
+// Encoding version 2, little endian, fixed widths so that every state has
 // exactly one encoding:
 //
-//	u8   version (1)
+//	u8   version (2)
 //	u8   flags: 1 baseline graph, 2 last event time, 4 streak by topology alone
 //	u64  last applied Seq
+//	i64  newest applied event time (Unix ns)
 //	f64  ×5 baseline counts (IEEE 754 bits)
 //	u32  streak
 //	if streak > 0:  i64 first TS (Unix ns), u32 length, first event id bytes
 //	if flags&2:     i64 last event TS (Unix ns)
 //	if flags&1:     u32 nodes, u32 edges, u64 ×nodes node hashes, u64 ×edges
 //	                edge hashes, each list strictly ascending
-const snapshotFixed = 1 + 1 + 8 + 8*NumCounts + 4
+//
+// Version 1 is the same without the newest applied event time.
+const snapshotFixed = 1 + 1 + 8 + 8 + 8*NumCounts + 4
 
 // Snapshot returns the encoded state of key, or false when the Tracker holds
 // no state for it. Load of the result restores the key exactly.
@@ -48,8 +55,9 @@ func (st *state) appendTo(b []byte) []byte {
 	}
 	b = slices.Grow(b, size)
 	le := binary.LittleEndian
-	b = append(b, snapshotV1, st.flags&snapFlags)
+	b = append(b, snapshotV2, st.flags&snapFlags)
 	b = le.AppendUint64(b, st.lastSeq)
+	b = le.AppendUint64(b, uint64(st.newestTS))
 	for _, x := range st.base {
 		b = le.AppendUint64(b, math.Float64bits(x))
 	}
@@ -74,8 +82,11 @@ func (st *state) appendTo(b []byte) []byte {
 
 // Load replaces the state of key with the decoded snapshot b. It returns an
 // error wrapping ErrInvalidSnapshot, and leaves the Tracker unchanged, when
-// b is not a complete, well-formed version 1 snapshot. Load does not mark
-// the key dirty and does not keep b.
+// b is not a complete, well-formed version 1 or 2 snapshot. A version 1
+// snapshot does not know the key's newest event time: it loads as 0
+// (unknown), so the key's next beacon is not late unless it is stamped
+// before 1970, and sets it. Load does not mark the key dirty and does not
+// keep b.
 func (t *Tracker) Load(key string, b []byte) error {
 	var st state
 	if err := st.decode(b); err != nil {
@@ -96,12 +107,16 @@ func (st *state) decode(b []byte) error {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty", ErrInvalidSnapshot)
 	}
-	if b[0] != snapshotV1 {
-		return fmt.Errorf("%w: unsupported version %d", ErrInvalidSnapshot, b[0])
+	version := b[0]
+	if version != snapshotV1 && version != snapshotV2 {
+		return fmt.Errorf("%w: unsupported version %d", ErrInvalidSnapshot, version)
 	}
 	r := reader{b: b[1:]}
 	flags := r.u8()
 	st.lastSeq = r.u64()
+	if version >= snapshotV2 {
+		st.newestTS = int64(r.u64())
+	}
 	for i := range st.base {
 		st.base[i] = math.Float64frombits(r.u64())
 	}

@@ -27,9 +27,13 @@ type step struct {
 
 // scenario returns n deliveries to 16 keys: noisy structures with occasional
 // step changes, rewired graphs, one-beacon outliers, beacons without a graph,
-// gaps in Seq and redeliveries of earlier beacons.
-func scenario(seed uint64, n int) []step {
+// gaps in Seq and redeliveries of earlier beacons. Beacons come every 10 s
+// of event time; a skew above 0 stamps each one earlier by a random amount
+// below it, so that beacons of a key arrive out of event-time order. The
+// skew draws from its own generator: the deliveries are otherwise the same.
+func scenario(seed uint64, n int, skew time.Duration) []step {
 	r := rand.New(rand.NewPCG(seed, 1))
+	rskew := rand.New(rand.NewPCG(seed, 2))
 	graphs := []map[string][]string{mesh, rewired, typicalGraph(), {}}
 	type truth struct {
 		counts [NumCounts]float64
@@ -69,9 +73,13 @@ func scenario(seed uint64, n int) []step {
 			g = graphs[tr.graph]
 		}
 		seq += uint64(1 + r.IntN(3))
+		ts := t0.Add(time.Duration(i) * 10 * time.Second)
+		if skew > 0 {
+			ts = ts.Add(-time.Duration(rskew.Int64N(int64(skew))))
+		}
 		in := Input{
 			EventID:  fmt.Sprintf("b-%d", seq),
-			TS:       t0.Add(time.Duration(i) * 10 * time.Second),
+			TS:       ts,
 			Seq:      seq,
 			Features: Features{Counts: c, Graph: g},
 		}
@@ -94,63 +102,71 @@ type outcome struct {
 func TestRestartContinuesExactly(t *testing.T) {
 	cooled := DefaultParams()
 	cooled.Cooldown = 5 * time.Minute
-	for _, p := range []Params{DefaultParams(), cooled} {
-		t.Run(fmt.Sprintf("cooldown %v", p.Cooldown), func(t *testing.T) {
-			steps := scenario(7, 5000)
-			a := NewTracker(p)
-			want := make([]outcome, len(steps))
-			var events, redeliveries, topology int
-			for i, s := range steps {
-				m, ev, applied := a.Step(s.key, s.in)
-				want[i] = outcome{m, ev, applied}
-				if ev != nil {
-					events++
-					if ev.Vector.Topology > 0 {
-						topology++
-					}
-				}
-				if !applied {
-					redeliveries++
-				}
-			}
-			if events < 10 || topology < 3 || redeliveries < 100 {
-				t.Fatalf("scenario too tame: %d events (%d with topology), %d redeliveries", events, topology, redeliveries)
-			}
+	for _, skew := range []time.Duration{0, 2 * time.Minute} {
+		for _, p := range []Params{DefaultParams(), cooled} {
+			t.Run(fmt.Sprintf("skew %v cooldown %v", skew, p.Cooldown), func(t *testing.T) {
+				testRestart(t, p, scenario(7, 5000, skew), skew > 0)
+			})
+		}
+	}
+}
 
-			r := rand.New(rand.NewPCG(3, 4))
-			store := map[string][]byte{}
-			b := NewTracker(p)
-			restarts := 0
-			for i, s := range steps {
-				m, ev, applied := b.Step(s.key, s.in)
-				if got := (outcome{m, ev, applied}); !reflect.DeepEqual(got, want[i]) {
-					t.Fatalf("step %d after %d restarts:\n got %+v %+v\nwant %+v %+v", i, restarts, got, got.ev, want[i], want[i].ev)
-				}
-				if i%10 != 9 {
-					continue
-				}
-				for _, k := range b.Dirty() {
-					store[k], _ = b.Snapshot(k)
-				}
-				b.ClearDirty()
-				if r.IntN(5) == 0 {
-					restarts++
-					b = NewTracker(p)
-					for k, v := range store {
-						if err := b.Load(k, v); err != nil {
-							t.Fatal(err)
-						}
-					}
+func testRestart(t *testing.T, p Params, steps []step, wantLate bool) {
+	a := NewTracker(p)
+	want := make([]outcome, len(steps))
+	var events, redeliveries, topology, late int
+	for i, s := range steps {
+		m, ev, applied := a.Step(s.key, s.in)
+		want[i] = outcome{m, ev, applied}
+		if ev != nil {
+			events++
+			if ev.Vector.Topology > 0 {
+				topology++
+			}
+		}
+		if !applied {
+			redeliveries++
+		}
+		if m.Late {
+			late++
+		}
+	}
+	if events < 10 || topology < 3 || redeliveries < 100 || (wantLate && late < 100) || (!wantLate && late > 0) {
+		t.Fatalf("scenario not as intended: %d events (%d with topology), %d redeliveries, %d late", events, topology, redeliveries, late)
+	}
+
+	r := rand.New(rand.NewPCG(3, 4))
+	store := map[string][]byte{}
+	b := NewTracker(p)
+	restarts := 0
+	for i, s := range steps {
+		m, ev, applied := b.Step(s.key, s.in)
+		if got := (outcome{m, ev, applied}); !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("step %d after %d restarts:\n got %+v %+v\nwant %+v %+v", i, restarts, got, got.ev, want[i], want[i].ev)
+		}
+		if i%10 != 9 {
+			continue
+		}
+		for _, k := range b.Dirty() {
+			store[k], _ = b.Snapshot(k)
+		}
+		b.ClearDirty()
+		if r.IntN(5) == 0 {
+			restarts++
+			b = NewTracker(p)
+			for k, v := range store {
+				if err := b.Load(k, v); err != nil {
+					t.Fatal(err)
 				}
 			}
-			for k := range a.keys {
-				sa, _ := a.Snapshot(k)
-				sb, _ := b.Snapshot(k)
-				if !bytes.Equal(sa, sb) {
-					t.Fatalf("key %q: final states differ", k)
-				}
-			}
-		})
+		}
+	}
+	for k := range a.keys {
+		sa, _ := a.Snapshot(k)
+		sb, _ := b.Snapshot(k)
+		if !bytes.Equal(sa, sb) {
+			t.Fatalf("key %q: final states differ", k)
+		}
 	}
 }
 
@@ -170,7 +186,7 @@ func goldenState(t testing.TB) *Tracker {
 
 func TestSnapshotGolden(t *testing.T) {
 	snap, _ := goldenState(t).Snapshot("k")
-	path := filepath.Join("testdata", "snapshot_v1.hex")
+	path := filepath.Join("testdata", "snapshot_v2.hex")
 	if *update {
 		if err := os.WriteFile(path, []byte(hex.Dump(snap)), 0o644); err != nil {
 			t.Fatal(err)
@@ -187,6 +203,61 @@ func TestSnapshotGolden(t *testing.T) {
 	if again, _ := tr.Snapshot("k"); !bytes.Equal(again, golden) {
 		t.Fatal("Load then Snapshot does not give the same bytes")
 	}
+}
+
+// TestSnapshotV1Loads loads testdata/snapshot_v1.hex, which the version 1
+// encoder wrote for goldenState and -update never rewrites: stored version 1
+// states must keep loading, with the newest event time unknown (0).
+func TestSnapshotV1Loads(t *testing.T) {
+	v1 := readHexDump(t, filepath.Join("testdata", "snapshot_v1.hex"))
+	src := goldenState(t)
+	v2, _ := src.Snapshot("k")
+	if v1[0] != snapshotV1 || !bytes.Equal(v1, toV1(v2)) {
+		t.Fatal("version 2 is not version 1 plus the newest event time")
+	}
+	tr := NewTracker(DefaultParams())
+	if err := tr.Load("k", v1); err != nil {
+		t.Fatal(err)
+	}
+	got, want := *tr.keys["k"], *src.keys["k"]
+	want.newestTS = 0
+	want.flags &^= dirty
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded\n%+v\nwant\n%+v", got, want)
+	}
+	// It is written back as version 2, and continues like the original.
+	upgraded, _ := tr.Snapshot("k")
+	if !bytes.Equal(upgraded, toV2(v1)) {
+		t.Fatalf("version 1 re-encoded as\n%s", hex.Dump(upgraded))
+	}
+	next := input(4, beat{bigger, rewired})
+	ma, eva, _ := src.Step("k", next)
+	mb, evb, _ := tr.Step("k", next)
+	if ma != mb || !reflect.DeepEqual(eva, evb) || eva == nil {
+		t.Fatalf("after Load of version 1: %+v %+v, uninterrupted: %+v %+v", mb, evb, ma, eva)
+	}
+	if sa, _ := src.Snapshot("k"); !bytes.Equal(sa, func() []byte { b, _ := tr.Snapshot("k"); return b }()) {
+		t.Fatal("the next beacon did not restore the newest event time")
+	}
+}
+
+// newestAt is the offset of the newest event time in a version 2 snapshot.
+const newestAt = 10
+
+// toV1 is a version 2 snapshot without its newest event time: the version 1
+// encoding of the same state.
+func toV1(v2 []byte) []byte {
+	b := append(bytes.Clone(v2[:newestAt]), v2[newestAt+8:]...)
+	b[0] = snapshotV1
+	return b
+}
+
+// toV2 is what a version 1 snapshot loads and re-encodes to: the newest event
+// time 0 inserted after the last applied Seq.
+func toV2(v1 []byte) []byte {
+	b := append(bytes.Clone(v1[:newestAt]), make([]byte, 8)...)
+	b[0] = snapshotV2
+	return append(b, v1[newestAt:]...)
 }
 
 // readHexDump parses the output of hex.Dump.
@@ -219,34 +290,52 @@ func TestLoadRejects(t *testing.T) {
 	plain, _ := plainTr.Snapshot("k")
 	edit := func(b []byte, f func([]byte)) []byte { b = bytes.Clone(b); f(b); return b }
 
-	tests := []struct {
+	type test struct {
 		name string
 		b    []byte
 		want string
-	}{
-		{"empty", nil, "empty"},
-		{"version 2", edit(good, func(b []byte) { b[0] = 2 }), "unsupported version 2"},
-		{"JSON", []byte(`{"base":[1,2,3]}`), "unsupported version"},
-		{"trailing byte", append(bytes.Clone(good), 0), "after the end"},
-		{"unknown flag", edit(plain, func(b []byte) { b[1] |= 0x10 }), "unknown flags"},
-		{"topology streak without streak", edit(plain, func(b []byte) { b[1] |= topoOnly }), "topology streak"},
-		{"NaN baseline", edit(plain, func(b []byte) { binary.LittleEndian.PutUint64(b[10:], math.Float64bits(math.NaN())) }), "baseline nav_count"},
-		{"huge baseline", edit(plain, func(b []byte) { binary.LittleEndian.PutUint64(b[42:], math.Float64bits(1e300)) }), "baseline dom_nodes"},
-		{"unsorted hashes", edit(good, func(b []byte) {
-			n := len(b) - 8
-			copy(b[n:], b[n-8:n]) // the last edge hash repeats the one before
-		}), "not strictly ascending"},
-		{"graph longer than the data", edit(good, func(b []byte) {
-			// mesh: 4 nodes and 4 edges, after the two u32 counts
-			binary.LittleEndian.PutUint32(b[len(b)-8*(4+4)-8:], math.MaxUint32)
-		}), "truncated"},
 	}
-	for i := 1; i < len(good); i++ {
-		tests = append(tests, struct {
-			name string
-			b    []byte
-			want string
-		}{fmt.Sprintf("cut at %d", i), good[:i], "truncated"})
+	tests := []test{
+		{"empty", nil, "empty"},
+		{"version 0", edit(good, func(b []byte) { b[0] = 0 }), "unsupported version 0"},
+		{"version 3", edit(good, func(b []byte) { b[0] = 3 }), "unsupported version 3"},
+		{"JSON", []byte(`{"base":[1,2,3]}`), "unsupported version"},
+		// Read as the other version, a snapshot is 8 bytes too long or
+		// too short.
+		{"version 2 marked 1", edit(plain, func(b []byte) { b[0] = 1 }), "after the end"},
+		{"version 1 marked 2", edit(toV1(good), func(b []byte) { b[0] = 2 }), "truncated"},
+	}
+	for _, v := range []struct {
+		version     int
+		good, plain []byte
+		baseAt      int // offset of the baseline counts
+	}{
+		{1, toV1(good), toV1(plain), newestAt},
+		{2, good, plain, newestAt + 8},
+	} {
+		good, plain := v.good, v.plain
+		vt := []test{
+			{"trailing byte", append(bytes.Clone(good), 0), "after the end"},
+			{"unknown flag", edit(plain, func(b []byte) { b[1] |= 0x10 }), "unknown flags"},
+			{"topology streak without streak", edit(plain, func(b []byte) { b[1] |= topoOnly }), "topology streak"},
+			{"NaN baseline", edit(plain, func(b []byte) { binary.LittleEndian.PutUint64(b[v.baseAt:], math.Float64bits(math.NaN())) }), "baseline nav_count"},
+			{"huge baseline", edit(plain, func(b []byte) { binary.LittleEndian.PutUint64(b[v.baseAt+32:], math.Float64bits(1e300)) }), "baseline dom_nodes"},
+			{"unsorted hashes", edit(good, func(b []byte) {
+				n := len(b) - 8
+				copy(b[n:], b[n-8:n]) // the last edge hash repeats the one before
+			}), "not strictly ascending"},
+			{"graph longer than the data", edit(good, func(b []byte) {
+				// mesh: 4 nodes and 4 edges, after the two u32 counts
+				binary.LittleEndian.PutUint32(b[len(b)-8*(4+4)-8:], math.MaxUint32)
+			}), "truncated"},
+		}
+		for i := 1; i < len(good); i++ {
+			vt = append(vt, test{fmt.Sprintf("cut at %d", i), good[:i], "truncated"})
+		}
+		for _, tc := range vt {
+			tc.name = fmt.Sprintf("v%d %s", v.version, tc.name)
+			tests = append(tests, tc)
+		}
 	}
 	for _, tc := range tests {
 		tr := NewTracker(DefaultParams())
@@ -288,12 +377,15 @@ func TestLoadReplacesState(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	good, _ := goldenState(f).Snapshot("k")
 	f.Add(good)
+	f.Add(toV1(good))
 	f.Add([]byte{snapshotV1})
+	f.Add([]byte{snapshotV2})
 	f.Add([]byte{})
 	plainTr := NewTracker(DefaultParams())
 	plainTr.Step("k", input(0, beat{counts: normal}))
 	plain, _ := plainTr.Snapshot("k")
 	f.Add(plain)
+	f.Add(toV1(plain))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr := NewTracker(DefaultParams())
 		if err := tr.Load("k", b); err != nil {
@@ -302,10 +394,16 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		// Every state has one encoding, so what loads re-encodes unchanged.
+		// Every state has one encoding, so what loads re-encodes unchanged;
+		// a version 1 snapshot re-encodes as version 2 with the newest event
+		// time unknown.
+		want := b
+		if b[0] == snapshotV1 {
+			want = toV2(b)
+		}
 		again, _ := tr.Snapshot("k")
-		if !bytes.Equal(again, b) {
-			t.Fatalf("Snapshot(Load(%x)) = %x", b, again)
+		if !bytes.Equal(again, want) {
+			t.Fatalf("Snapshot(Load(%x)) = %x, want %x", b, again, want)
 		}
 		// A loaded state must be usable.
 		for i, bt := range []beat{{normal, mesh}, {bigger, rewired}, {bigger, nil}, {zero, rewired}} {

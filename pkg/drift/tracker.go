@@ -17,17 +17,18 @@ const (
 )
 
 // state is everything the Tracker knows about one key. It is kept small:
-// about 140 bytes plus 8 bytes per node and per edge of the baseline graph.
+// 144 bytes plus 8 bytes per node and per edge of the baseline graph.
 type state struct {
-	key     string // the map key, shared with the map, for the dirty list
-	base    [NumCounts]float64
-	graph   fingerprint
-	lastSeq uint64
-	firstTS int64  // Unix ns of the streak's first beacon
-	eventTS int64  // Unix ns of the key's last event
-	firstID string // event id of the streak's first beacon
-	streak  uint32 // drifted beacons in a row, saturating
-	flags   uint8
+	key      string // the map key, shared with the map, for the dirty list
+	base     [NumCounts]float64
+	graph    fingerprint
+	lastSeq  uint64
+	newestTS int64  // Unix ns of the newest event time applied; 0 when unknown (version 1 snapshot)
+	firstTS  int64  // Unix ns of the streak's first beacon
+	eventTS  int64  // Unix ns of the key's last event
+	firstID  string // event id of the streak's first beacon
+	streak   uint32 // drifted beacons in a row, saturating
+	flags    uint8
 }
 
 // Tracker holds the drift state of many keys. The zero value is not usable;
@@ -68,9 +69,18 @@ func (t *Tracker) Has(key string) bool {
 // When in.Seq is not above the last Seq applied to key, the beacon is a
 // redelivery whose effect the state already holds: Step changes nothing and
 // returns applied=false, a zero Measurement and no event. The first beacon
-// of a key sets its baseline and measures as zero. Counts outside
-// ±MaxCount are clamped and NaN reads as 0. The rules (streaks, baseline
-// updates, cooldown) are in the package documentation and docs/drift.md.
+// of a key sets its baseline and measures as zero.
+//
+// A beacon whose event time in.TS is before the newest event time already
+// applied to key is late (it was overtaken in the stream by a newer one):
+// Step measures it and returns the Measurement with Late set, records its
+// Seq as applied, and changes nothing else: it neither extends nor ends a
+// streak, does not move the baseline and never fires. An event time equal to
+// the newest is not late.
+//
+// Counts outside ±MaxCount are clamped and NaN reads as 0. The rules
+// (streaks, baseline updates, cooldown, late beacons) are in the package
+// documentation and docs/drift.md.
 func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied bool) {
 	st := t.keys[key]
 	if st != nil && in.Seq <= st.lastSeq {
@@ -81,21 +91,31 @@ func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied 
 	if in.Features.Graph != nil {
 		g = t.fp.of(in.Features.Graph)
 	}
+	ts := unixNano(in.TS)
 
 	if st == nil {
 		// The map keeps its own copy of the key: the caller's string may
 		// point into a message buffer that would otherwise stay alive.
-		st = &state{key: strings.Clone(key), base: x, lastSeq: in.Seq}
+		st = &state{key: strings.Clone(key), base: x, lastSeq: in.Seq, newestTS: ts}
 		st.setGraph(g)
 		t.keys[st.key] = st
 		t.touch(st)
 		return Measurement{}, nil, true
 	}
+	// Even a late beacon is applied: its Seq makes a redelivery of it a
+	// no-op, so the key is dirty.
 	st.lastSeq = in.Seq
 	t.touch(st)
 
 	m, countPart := st.measure(x, g)
 	m.Drifted = m.Magnitude >= t.p.Threshold
+	if ts < st.newestTS {
+		// Overtaken by a newer beacon of the key: applying it would put an
+		// older structure after a newer one and make a step change flap.
+		m.Late = true
+		return m, nil, true
+	}
+	st.newestTS = ts
 	if !m.Drifted {
 		if g == nil && st.streak > 0 && st.flags&topoOnly != 0 {
 			// The streak is about the topology and this beacon cannot see
@@ -108,7 +128,6 @@ func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied 
 		return m, nil, true
 	}
 
-	ts := unixNano(in.TS)
 	if st.streak == 0 {
 		st.firstID = strings.Clone(in.EventID)
 		st.firstTS = ts
