@@ -102,10 +102,22 @@ var (
 // concurrent use.
 type Decoder struct {
 	schemas *schema.Set
+	maxSkew time.Duration
+	now     func() time.Time
 }
 
 // NewDecoder returns a Decoder using the compiled schema set.
-func NewDecoder(s *schema.Set) *Decoder { return &Decoder{schemas: s} }
+func NewDecoder(s *schema.Set) *Decoder { return &Decoder{schemas: s, now: time.Now} }
+
+// WithMaxSkew returns a copy of d that also rejects a ts more than skew
+// ahead of now: a clock far in the future would hold its site's drift
+// baseline (beacons older than the newest are late) until real time caught
+// up. Zero allows any ts up to Latest.
+func (d *Decoder) WithMaxSkew(skew time.Duration, now func() time.Time) *Decoder {
+	c := *d
+	c.maxSkew, c.now = skew, now
+	return &c
+}
 
 // Decode parses and validates one beacon. On success the beacon's EventID is
 // set (derived from the content when the client gave none). Errors from bad
@@ -132,6 +144,11 @@ func (d *Decoder) Decode(raw []byte) (*Beacon, error) {
 	}
 	if t.Before(Earliest) || t.After(Latest) {
 		return nil, invalid("ts", fmt.Sprintf("must lie between %s and %s", Earliest.Format(time.DateOnly), Latest.Format(time.DateOnly)))
+	}
+	if d.maxSkew > 0 {
+		if ahead := t.Sub(d.now()); ahead > d.maxSkew {
+			return nil, invalid("ts", fmt.Sprintf("is %s ahead of the server's clock (at most %s allowed); check the sender's clock", ahead.Round(time.Second), d.maxSkew))
+		}
 	}
 	b.Time = t.UTC()
 	if b.EventID == "" {

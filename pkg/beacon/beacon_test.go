@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/schema"
@@ -189,4 +190,22 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted beacon without id, site or event: %+v", b)
 		}
 	})
+}
+
+func TestMaxSkewRejectsFutureTimestamps(t *testing.T) {
+	now := time.Date(2026, 1, 19, 15, 0, 0, 0, time.UTC)
+	d := newDecoder(t).WithMaxSkew(time.Hour, func() time.Time { return now })
+	if _, err := d.Decode([]byte(guideBeacon)); err != nil { // 30 minutes ahead
+		t.Fatalf("within the skew: %v", err)
+	}
+	ahead := strings.Replace(guideBeacon, "2026-01-19T15:30:00Z", "2026-01-19T17:00:00Z", 1)
+	_, err := d.Decode([]byte(ahead))
+	var ie *beacon.InvalidError
+	if !errors.As(err, &ie) || ie.Violations[0].Field != "ts" || !strings.Contains(ie.Violations[0].Rule, "2h0m0s ahead") {
+		t.Fatalf("err %v", err)
+	}
+	past := strings.Replace(guideBeacon, "2026-01-19T15:30:00Z", "2001-01-19T17:00:00Z", 1)
+	if _, err := d.Decode([]byte(past)); err != nil {
+		t.Fatalf("old beacons (replays, backfills) stay welcome: %v", err)
+	}
 }

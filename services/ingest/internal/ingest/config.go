@@ -29,6 +29,7 @@ type Config struct {
 	PublishTimeout time.Duration
 	PublishWindow  int
 	MaxClusters    int
+	MaxClockSkew   time.Duration
 	Limits         natsx.Limits
 	Log            svc.LogConfig
 }
@@ -47,6 +48,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatchItems, "max-batch-items", 10000, "most beacons in one POST /beacons")
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 5*time.Second, "how long to wait for JetStream's acknowledgement before answering 503")
 	fs.IntVar(&c.PublishWindow, "publish-window", 4096, "most unacknowledged asynchronous publishes in flight")
+	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", time.Hour, "reject beacons whose ts is further ahead of the server's clock (0: no bound)")
 	fs.IntVar(&c.MaxClusters, "metrics-max-clusters", 1000, "distinct cluster label values in metrics before they fold into __overflow__")
 	c.Limits.Register(fs)
 	c.Log.Register(fs)
@@ -69,6 +71,8 @@ func (c Config) Validate() error {
 		return errors.New("publish-timeout: must be positive")
 	case c.PublishWindow < 1:
 		return errors.New("publish-window: must be at least 1")
+	case c.MaxClockSkew < 0:
+		return errors.New("max-clock-skew: must not be negative")
 	case c.MaxClusters < 1:
 		return errors.New("metrics-max-clusters: must be at least 1")
 	}

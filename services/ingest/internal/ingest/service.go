@@ -95,7 +95,7 @@ func (s *Service) Start(ctx context.Context) error {
 		pub:      NewJetStreamPublisher(s.js, s.cfg.PublishTimeout),
 		profiles: profiles,
 		schemas:  set,
-		decoder:  beacon.NewDecoder(set),
+		decoder:  beacon.NewDecoder(set).WithMaxSkew(s.cfg.MaxClockSkew, time.Now),
 		m:        newMetrics(s.reg, s.cfg.MaxClusters),
 		tracer:   s.tp.Tracer("github.com/rtt-dev/rtt/services/ingest"),
 		now:      func() time.Time { return time.Now().UTC() },
