@@ -269,4 +269,31 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("misaligned records %v, want %v", off, want)
 	}
 	_ = ids
+
+	// Every service's /metrics shows the series operators plug in.
+	metrics := func(p *stacktest.Proc) string {
+		resp, err := http.Get("http://" + p.Ready["ops"] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return string(raw)
+	}
+	for _, c := range []struct {
+		p    *stacktest.Proc
+		want []string
+	}{
+		{st.Ingest, []string{`rtt_beacons_total{cluster="dc-00"} 500`, `rtt_beacons_rejected_total{reason="invalid"} 50`, `rtt_beacons_duplicate_total 100`}},
+		{st.Drift, []string{`rtt_drift_events_total{cluster="dc-03"} 1`, `rtt_consumer_pending{consumer="drift",stream="RTT_BEACONS"} 0`}},
+		{st.Corridor, []string{`rtt_corridor_alignments_total{outcome="off_path"} 50`, `rtt_corridor_alignments_total{outcome="over_budget"} 50`}},
+		{st.Sink, []string{`rtt_sink_rows_total{table="beacons"}`, `rtt_sink_insert_seconds_count{table="beacons"}`}},
+	} {
+		got := metrics(c.p)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("metrics lack %s", w)
+			}
+		}
+	}
 }
