@@ -85,8 +85,8 @@ test-go: ## go test ./... (TEST_FLAGS=-race, TEST_TIMEOUT=20m)
 test-sdk: ## the tests of sdk/python and sdk/js, where they exist
 	scripts/test-sdks
 
-bench: ## run the Go benchmarks (no tests)
-	$(GO) test -run=NONE -bench=. -timeout $(TEST_TIMEOUT) ./...
+bench: clickhouse ## rtt beside raw JetStream and ClickHouse (~6 min): table, .data/bench/latest.json, docs/performance.md
+	$(GO) run ./cmd/rtt-bench
 
 fmt: ## gofmt every Go package
 	$(GO) fmt ./...
