@@ -14,7 +14,7 @@ import (
 type ConsumerOptions struct {
 	Durable      string
 	Stream       string
-	Filters      []string
+	Filters      []string // none: the whole stream
 	BatchSize    int
 	BatchAge     time.Duration
 	DrainTimeout time.Duration

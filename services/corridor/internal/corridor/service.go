@@ -22,7 +22,7 @@ func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, tp trace.Trac
 	return stage.NewService(stage.ServiceOptions{
 		Name: "corridor", Addr: cfg.Addr, NATSURL: cfg.NATSURL, Bucket: Bucket, Limits: cfg.Limits, Tracer: tp,
 		Consumer: stage.ConsumerOptions{
-			Durable: "corridor", Stream: natsx.StreamBeacons, Filters: []string{natsx.SubjectBeacons},
+			Durable: "corridor", Stream: natsx.StreamBeacons,
 			BatchSize: cfg.BatchSize, BatchAge: cfg.BatchAge, DrainTimeout: cfg.DrainTimeout,
 		},
 		Build: func(ctx context.Context, js jetstream.JetStream, state jetstream.KeyValue) (stage.Processor, error) {

@@ -21,7 +21,7 @@ func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, tp trace.Trac
 	return stage.NewService(stage.ServiceOptions{
 		Name: "drift", Addr: cfg.Addr, NATSURL: cfg.NATSURL, Bucket: Bucket, Limits: cfg.Limits, Tracer: tp,
 		Consumer: stage.ConsumerOptions{
-			Durable: "drift", Stream: natsx.StreamBeacons, Filters: []string{natsx.SubjectBeacons},
+			Durable: "drift", Stream: natsx.StreamBeacons,
 			BatchSize: cfg.BatchSize, BatchAge: cfg.BatchAge, DrainTimeout: cfg.DrainTimeout,
 		},
 		Build: func(_ context.Context, _ jetstream.JetStream, state jetstream.KeyValue) (stage.Processor, error) {

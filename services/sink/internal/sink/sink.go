@@ -224,30 +224,30 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// consumerSpec is one durable consumer of the sink.
+// consumerSpec is one durable consumer of the sink. Each reads its whole
+// stream: a subject filter equal to the stream's subjects would only cost
+// the server a slower delivery path.
 type consumerSpec struct {
 	durable string
 	stream  string
-	filters []string
 }
 
 var consumers = []consumerSpec{
-	{"sink-beacons", natsx.StreamBeacons, []string{natsx.SubjectBeacons}},
-	{"sink-control", natsx.StreamControl, []string{natsx.SubjectProfiles, natsx.SubjectDiag}},
-	{"sink-derived", natsx.StreamDerived, []string{natsx.SubjectDrift, natsx.SubjectAlignments}},
-	{"sink-dlq", natsx.StreamDLQ, []string{natsx.SubjectDLQ}},
+	{"sink-beacons", natsx.StreamBeacons},
+	{"sink-control", natsx.StreamControl},
+	{"sink-derived", natsx.StreamDerived},
+	{"sink-dlq", natsx.StreamDLQ},
 }
 
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, c consumerSpec, maxAckPending int) (jetstream.Consumer, error) {
 	cons, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
-		Durable:        c.durable,
-		Description:    "rtt sink into ClickHouse",
-		FilterSubjects: c.filters,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        15 * time.Second,
-		MaxDeliver:     -1,
-		MaxAckPending:  maxAckPending,
+		Durable:       c.durable,
+		Description:   "rtt sink into ClickHouse",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       15 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: maxAckPending,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on %s: %w", c.durable, c.stream, err)
