@@ -79,8 +79,8 @@ clickhouse: ## install clickhouse-server if it is missing (apt-get, as root)
 
 test: build clickhouse test-go test-sdk ## ensure ClickHouse, then run the Go, Python and JS tests
 
-test-go: ## go test ./... (TEST_FLAGS=-race, TEST_TIMEOUT=20m)
-	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+test-go: ## go test ./... uncached: integration tests build the services themselves (TEST_FLAGS=-race, TEST_TIMEOUT=20m)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 test-sdk: ## the tests of sdk/python and sdk/js, where they exist
 	scripts/test-sdks
