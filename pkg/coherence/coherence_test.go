@@ -3,15 +3,13 @@ package coherence
 import (
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/rtt-dev/rtt/internal/goldenfile"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestValidateGuide(t *testing.T) {
 	in := Input{
@@ -185,18 +183,7 @@ func TestValidateGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			path := strings.TrimSuffix(in, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("output differs from %s (run go test -update after checking):\n%s", path, got)
-			}
+			goldenfile.Check(t, path, got)
 		})
 	}
 }

@@ -3,7 +3,7 @@ package corridor
 import (
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/rtt-dev/rtt/internal/goldenfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestValidate(t *testing.T) {
 	ok := Corridor{Name: "c", Path: []string{"a", "b"}, BudgetMS: 10}
@@ -309,18 +307,7 @@ func TestAlignGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			golden := strings.TrimSuffix(in, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("output differs from %s (run go test -update after checking):\n%s", golden, got)
-			}
+			goldenfile.Check(t, golden, got)
 		})
 	}
 }

@@ -3,16 +3,14 @@ package topology
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/rtt-dev/rtt/internal/goldenfile"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestDecomposeGuide(t *testing.T) {
 	got := Decompose(map[string][]string{"auth": {"api"}, "api": {"db"}, "db": {}})
@@ -239,18 +237,7 @@ func TestDecomposeGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			golden := strings.TrimSuffix(in, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("output differs from %s (run go test -update after checking):\n%s", golden, got)
-			}
+			goldenfile.Check(t, golden, got)
 		})
 	}
 }
