@@ -172,9 +172,21 @@ func StreamConfigs(l Limits) []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		base(StreamBeacons, "Accepted beacons, the system of record for replay", []string{SubjectBeacons}, l.BeaconMaxAge, l.BeaconMaxBytes),
 		base(StreamControl, "Profiles and diagnostics submissions", []string{SubjectProfiles, SubjectDiag}, l.BeaconMaxAge, -1),
-		base(StreamDerived, "Drift events and corridor alignment records", []string{SubjectDrift, SubjectAlignments}, l.DerivedMaxAge, -1),
-		base(StreamDLQ, "Messages that could never be processed, with the reason", []string{SubjectDLQ}, l.DerivedMaxAge, -1),
+		derived(base(StreamDerived, "Drift events and corridor alignment records", []string{SubjectDrift, SubjectAlignments}, l.DerivedMaxAge, -1)),
+		derived(base(StreamDLQ, "Messages that could never be processed, with the reason", []string{SubjectDLQ}, l.DerivedMaxAge, -1)),
 	}
+}
+
+// DerivedDuplicates caps the duplicate window of the streams written by
+// rtt's own workers: their ids only guard a re-publish after a rolled-back
+// batch, which happens within the ack wait (15 s), and every id held costs
+// the server memory for the whole window. ClickHouse's keys collapse any
+// later copy.
+const DerivedDuplicates = 30 * time.Second
+
+func derived(c jetstream.StreamConfig) jetstream.StreamConfig {
+	c.Duplicates = min(c.Duplicates, DerivedDuplicates)
+	return c
 }
 
 // EnsureStreams creates or updates every rtt stream and the profiles bucket.
