@@ -328,13 +328,8 @@ func fastDecode(raw []byte) (b Beacon, ok bool) {
 	if p.peek() != '{' {
 		return b, false
 	}
-	var seen uint16 // bit per topKeys index
-	mark := func(bit int) {
-		if seen&(1<<bit) != 0 {
-			p.bad = true
-		}
-		seen |= 1 << bit
-	}
+	keys := p.newKeySet()
+	mark := keys.mark
 	p.object(func(key string) {
 		switch key {
 		case "event_id":
@@ -385,20 +380,15 @@ func fastDecode(raw []byte) (b Beacon, ok bool) {
 		return b, false
 	}
 	const required = 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<6
-	if seen&required != required {
+	if keys.seen&required != required {
 		return b, false
 	}
 	return b, true
 }
 
 func (p *fastScanner) structure(s *Structure) {
-	var seen uint8
-	mark := func(bit int) {
-		if seen&(1<<bit) != 0 {
-			p.bad = true
-		}
-		seen |= 1 << bit
-	}
+	keys := p.newKeySet()
+	mark := keys.mark
 	p.object(func(key string) {
 		switch key {
 		case "url":
@@ -426,7 +416,7 @@ func (p *fastScanner) structure(s *Structure) {
 			p.unknown(key, structureKeys)
 		}
 	})
-	if seen != 1<<7-1 {
+	if keys.seen != 1<<7-1 {
 		p.bad = true
 	}
 }
@@ -480,13 +470,8 @@ func (p *fastScanner) flows() []Flow {
 	flows := []Flow{}
 	p.array(func() {
 		var f Flow
-		var seen uint8
-		mark := func(bit int) {
-			if seen&(1<<bit) != 0 {
-				p.bad = true
-			}
-			seen |= 1 << bit
-		}
+		keys := p.newKeySet()
+		mark := keys.mark
 		p.object(func(key string) {
 			switch key {
 			case "path":
@@ -511,7 +496,7 @@ func (p *fastScanner) flows() []Flow {
 				p.unknown(key, flowKeys)
 			}
 		})
-		if seen&3 != 3 {
+		if keys.seen&3 != 3 {
 			p.bad = true
 		}
 		flows = append(flows, f)
@@ -602,3 +587,20 @@ func validDateTime(s string) bool {
 }
 
 func two(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
+
+// keySet notes which known keys of one object were seen; a key seen twice
+// sends the payload to the slow path (the schema and encoding/json decide
+// what duplicates mean).
+type keySet struct {
+	p    *fastScanner
+	seen uint16
+}
+
+func (p *fastScanner) newKeySet() *keySet { return &keySet{p: p} }
+
+func (k *keySet) mark(bit int) {
+	if k.seen&(1<<bit) != 0 {
+		k.p.bad = true
+	}
+	k.seen |= 1 << bit
+}
