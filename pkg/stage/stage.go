@@ -191,3 +191,32 @@ func (s *Stage) publishAll(ctx context.Context, out []*nats.Msg) error {
 	}
 	return nil
 }
+
+// KeyedState is per-key state that tracks which keys changed: what the
+// drift tracker and the corridor scores share.
+type KeyedState interface {
+	Dirty() []string
+	Snapshot(key string) ([]byte, bool)
+	Forget(key string)
+}
+
+// DirtySnapshots returns the encoded state of every changed key, the
+// Processor.Dirty of a stage whose state is s.
+func DirtySnapshots(s KeyedState) map[string][]byte {
+	keys := s.Dirty()
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if v, ok := s.Snapshot(k); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ForgetDirty drops every changed key, so it reloads from the store: the
+// state half of a Processor.Rollback.
+func ForgetDirty(s KeyedState) {
+	for _, k := range s.Dirty() {
+		s.Forget(k)
+	}
+}

@@ -250,14 +250,7 @@ func (p *Processor) loadScore(ctx context.Context, key string) error {
 
 // Dirty implements stage.Processor.
 func (p *Processor) Dirty() map[string][]byte {
-	keys := p.scores.Dirty()
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		if v, ok := p.scores.Snapshot(k); ok {
-			out[k] = v
-		}
-	}
-	return out
+	return stage.DirtySnapshots(p.scores)
 }
 
 // Commit implements stage.Processor.
@@ -271,8 +264,6 @@ func (p *Processor) Commit() {
 
 // Rollback implements stage.Processor.
 func (p *Processor) Rollback() {
-	for _, k := range p.scores.Dirty() {
-		p.scores.Forget(k)
-	}
+	stage.ForgetDirty(p.scores)
 	clear(p.pending)
 }

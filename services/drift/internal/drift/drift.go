@@ -182,14 +182,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 
 // Dirty implements stage.Processor.
 func (p *Processor) Dirty() map[string][]byte {
-	keys := p.tracker.Dirty()
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		if v, ok := p.tracker.Snapshot(k); ok {
-			out[k] = v
-		}
-	}
-	return out
+	return stage.DirtySnapshots(p.tracker)
 }
 
 // Commit implements stage.Processor.
@@ -203,8 +196,6 @@ func (p *Processor) Commit() {
 
 // Rollback implements stage.Processor.
 func (p *Processor) Rollback() {
-	for _, k := range p.tracker.Dirty() {
-		p.tracker.Forget(k)
-	}
+	stage.ForgetDirty(p.tracker)
 	clear(p.pending)
 }
