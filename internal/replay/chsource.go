@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/rtt-dev/rtt/pkg/batch"
 )
 
 // ClickHouseSource reads the raw payloads the sink keeps in
@@ -65,7 +67,7 @@ func (s *ClickHouseSource) Read(ctx context.Context, sel Selection, total func(i
 		}
 		total(int64(n))
 	}
-	rows, err := s.Conn.Query(ctx, "SELECT event_id, received_at, stream_seq, payload FROM "+table+" FINAL WHERE "+where+" ORDER BY stream_seq, event_id")
+	rows, err := s.Conn.Query(ctx, "SELECT event_id, received_at, stream_seq, batch_index, payload FROM "+table+" FINAL WHERE "+where+" ORDER BY stream_seq, batch_index, event_id")
 	if err != nil {
 		return fmt.Errorf("read %s: %w", table, err)
 	}
@@ -74,11 +76,14 @@ func (s *ClickHouseSource) Read(ctx context.Context, sel Selection, total func(i
 		var (
 			it       Item
 			received time.Time
+			seq      uint64
+			index    uint16
 			payload  string
 		)
-		if err := rows.Scan(&it.EventID, &received, &it.Seq, &payload); err != nil {
+		if err := rows.Scan(&it.EventID, &received, &seq, &index, &payload); err != nil {
 			return fmt.Errorf("read %s: %w", table, err)
 		}
+		it.Seq = batch.Pos(seq, int(index))
 		it.Received, it.Payload = received.UTC(), []byte(payload)
 		it.decode()
 		if err := fn(it); err != nil {

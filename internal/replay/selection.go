@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/beacon"
+	"github.com/rtt-dev/rtt/pkg/natsx"
 )
 
 // ErrEmptySelection is wrapped by the error of a replay whose selection
@@ -187,8 +189,10 @@ func (s Selection) Match(b *beacon.Beacon, received time.Time) bool {
 const maxFilterSubjects = 256
 
 // Subjects returns the JetStream subject filters that cover the selection,
-// without duplicates (two names can share a subject token). Match still
-// decides: a token may stand for several names.
+// without duplicates (two names can share a subject token): the single
+// beacons' subjects and the batches that may hold selected beacons (see
+// pkg/batch). Match still decides: a token may stand for several names,
+// and a batch holds beacons of other sites and events too.
 func (s Selection) Subjects() []string {
 	sites := tokens(s.Sites)
 	events := tokens(s.Events)
@@ -200,18 +204,32 @@ func (s Selection) Subjects() []string {
 				out = append(out, "rtt.beacon."+st+"."+ev)
 			}
 		}
+		out = append(out, siteBatches(sites)...)
 	case len(sites) > 0 && len(sites) <= maxFilterSubjects:
 		for _, st := range sites {
 			out = append(out, "rtt.beacon."+st+".*")
 		}
+		out = append(out, siteBatches(sites)...)
 	case len(sites) == 0 && len(events) > 0 && len(events) <= maxFilterSubjects:
 		for _, ev := range events {
 			out = append(out, "rtt.beacon.*."+ev)
 		}
+		out = append(out, natsx.SubjectBatch, natsx.SubjectBatches)
 	default:
-		out = []string{"rtt.beacon.>"}
+		out = []string{natsx.SubjectBeacons, natsx.SubjectBatch, natsx.SubjectBatches}
 	}
 	return out
+}
+
+// siteBatches are the batch subjects that may hold beacons of the sites
+// with subject tokens sites: each site's own and the batches of several
+// sites.
+func siteBatches(sites []string) []string {
+	out := make([]string, 0, len(sites)+1)
+	for _, st := range sites {
+		out = append(out, batch.Subject(st))
+	}
+	return append(out, batch.Subject(""))
 }
 
 func tokens(names []string) []string {

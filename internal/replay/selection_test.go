@@ -125,10 +125,10 @@ func TestSelectionSubjects(t *testing.T) {
 		sel  Selection
 		want []string
 	}{
-		{Selection{}, []string{"rtt.beacon.>"}},
-		{Selection{Sites: []string{"dc 1", "dc_1", "dc-2"}}, []string{"rtt.beacon.dc-2.*", "rtt.beacon.dc_1.*"}},
-		{Selection{Events: []string{"flow_observed"}}, []string{"rtt.beacon.*.flow_observed"}},
-		{Selection{Sites: []string{"a"}, Events: []string{"x", "y"}}, []string{"rtt.beacon.a.x", "rtt.beacon.a.y"}},
+		{Selection{}, []string{"rtt.beacon.>", "rtt.batch", "rtt.batch.>"}},
+		{Selection{Sites: []string{"dc 1", "dc_1", "dc-2"}}, []string{"rtt.beacon.dc-2.*", "rtt.beacon.dc_1.*", "rtt.batch.dc-2", "rtt.batch.dc_1", "rtt.batch"}},
+		{Selection{Events: []string{"flow_observed"}}, []string{"rtt.beacon.*.flow_observed", "rtt.batch", "rtt.batch.>"}},
+		{Selection{Sites: []string{"a"}, Events: []string{"x", "y"}}, []string{"rtt.beacon.a.x", "rtt.beacon.a.y", "rtt.batch.a", "rtt.batch"}},
 	} {
 		if got := tc.sel.Subjects(); !slices.Equal(got, tc.want) {
 			t.Errorf("%+v: Subjects = %v, want %v", tc.sel, got, tc.want)
@@ -138,7 +138,7 @@ func TestSelectionSubjects(t *testing.T) {
 	for i := range 20 {
 		many.Sites[i], many.Events[i] = "s"+string(rune('a'+i)), "e"+string(rune('a'+i))
 	}
-	if got := many.Subjects(); len(got) != 20 || got[0] != "rtt.beacon.sa.*" {
+	if got := many.Subjects(); len(got) != 41 || got[0] != "rtt.beacon.sa.*" || got[20] != "rtt.batch.sa" {
 		t.Errorf("400 site and event pairs: %v, want one filter per site", got)
 	}
 }

@@ -16,8 +16,9 @@ type Item struct {
 	// Received is when ingest accepted it (Rtt-Received-At; whole seconds
 	// from ClickHouse).
 	Received time.Time
-	// Seq is its RTT_BEACONS stream sequence: the order in which the live
-	// services applied it.
+	// Seq is its position in RTT_BEACONS (batch.Pos of the stream
+	// sequence of its message and its index there): the order in which the
+	// live services applied it.
 	Seq uint64
 	// Payload is the beacon as stored: the client's JSON, compacted.
 	Payload []byte
@@ -35,7 +36,9 @@ type Source interface {
 	// when ctx ends (returning ctx's error). The source pre-filters;
 	// the caller still applies sel.Match. total, when known, is called
 	// once before the first item with how many items Read expects to
-	// deliver (for the progress bar).
+	// deliver (for the progress bar); the stream source counts messages
+	// and calls total again with a larger figure as batches turn out to
+	// hold more beacons.
 	Read(ctx context.Context, sel Selection, total func(int64), fn func(Item) error) error
 }
 

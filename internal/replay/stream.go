@@ -7,9 +7,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 )
 
@@ -90,8 +90,9 @@ func (s *StreamSource) Read(ctx context.Context, sel Selection, total func(int64
 	if ci.NumPending == 0 {
 		return nil
 	}
+	expected := int64(ci.NumPending)
 	if total != nil {
-		total(int64(ci.NumPending))
+		total(expected)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
 	if err != nil {
@@ -121,24 +122,27 @@ func (s *StreamSource) Read(ctx context.Context, sel Selection, total func(int64
 		if seq > st.LastSeq || (!stopAt.IsZero() && md.Timestamp.After(stopAt)) {
 			return nil
 		}
-		item := Item{EventID: eventID(msg.Headers()), Seq: seq, Payload: msg.Data()}
-		item.Received = md.Timestamp.UTC()
+		received := md.Timestamp.UTC()
 		if t, err := time.Parse(time.RFC3339Nano, msg.Headers().Get(natsx.HeaderReceivedAt)); err == nil {
-			item.Received = t.UTC()
+			received = t.UTC()
 		}
-		item.decode()
-		if err := fn(item); err != nil {
-			return err
+		items, err := batch.Items(msg.Subject(), msg.Headers(), msg.Data())
+		if err != nil {
+			return fmt.Errorf("read %s: message %d: %w", name, seq, err)
+		}
+		if len(items) > 1 && total != nil {
+			expected += int64(len(items) - 1)
+			total(expected)
+		}
+		for _, bi := range items {
+			item := Item{EventID: bi.EventID, Seq: batch.Pos(seq, bi.Index), Payload: bi.Data, Received: received}
+			item.decode()
+			if err := fn(item); err != nil {
+				return err
+			}
 		}
 		if md.NumPending == 0 || seq == st.LastSeq {
 			return nil
 		}
 	}
-}
-
-func eventID(h nats.Header) string {
-	if id := h.Get(natsx.HeaderEventID); id != "" {
-		return id
-	}
-	return h.Get(nats.MsgIdHdr)
 }

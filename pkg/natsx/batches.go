@@ -14,26 +14,51 @@ import (
 // timeout.
 type FlushFunc func(ctx context.Context, msgs []jetstream.Msg)
 
-// Batches reads cons and calls flush with up to size messages, and at the
-// latest age after the first message of a batch arrived. When ctx ends it
-// drains: messages already delivered to this process are still flushed
-// (bounded by drainTimeout), then it returns nil. It returns an error when
-// the subscription fails for another reason.
-func Batches(ctx context.Context, cons jetstream.Consumer, size int, age, drainTimeout time.Duration, flush FlushFunc) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * size))
+// BatchOptions say when Batches flushes.
+type BatchOptions struct {
+	Size  int           // flush once the batch weighs this much
+	Age   time.Duration // flush at the latest this long after a batch's first message arrived
+	Drain time.Duration // how long shutdown may spend flushing what was delivered
+	// Weight is what one message counts for against Size (a message of
+	// RTT_BEACONS carries one beacon or many); nil counts 1 per message.
+	Weight func(jetstream.Msg) int
+}
+
+// pullBytes is how many bytes a weighted consumer asks the server for at
+// most: above the largest message any rtt server takes (8 MiB), so that one
+// always fits.
+const pullBytes = 16 << 20
+
+// Batches reads cons and calls flush with batches of up to o.Size (by
+// weight), and at the latest o.Age after the first message of a batch
+// arrived. When ctx ends it drains: messages already delivered to this
+// process are still flushed (bounded by o.Drain), then it returns nil. It
+// returns an error when the subscription fails for another reason.
+func Batches(ctx context.Context, cons jetstream.Consumer, o BatchOptions, flush FlushFunc) error {
+	size, age, drainTimeout := o.Size, o.Age, o.Drain
+	var pull jetstream.PullMessagesOpt = jetstream.PullMaxMessages(2 * size)
+	weight := o.Weight
+	if weight == nil {
+		weight = func(jetstream.Msg) int { return 1 }
+	} else {
+		// Messages weigh more than one: bound the prefetch by bytes.
+		pull = jetstream.PullMaxBytes(max(pullBytes, 2*size<<10))
+	}
+	it, err := cons.Messages(pull)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	defer it.Stop()
 	flushCtx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFlush()
-	batch := make([]jetstream.Msg, 0, size)
+	batch := make([]jetstream.Msg, 0, min(size, 4096))
+	weighed := 0
 	var oldest time.Time
 	draining := false
 	doFlush := func() {
 		if len(batch) > 0 {
 			flush(flushCtx, batch)
-			batch = make([]jetstream.Msg, 0, size)
+			batch, weighed = make([]jetstream.Msg, 0, min(size, 4096)), 0
 		}
 	}
 	for {
@@ -63,7 +88,8 @@ func Batches(ctx context.Context, cons jetstream.Consumer, size int, age, drainT
 				oldest = time.Now()
 			}
 			batch = append(batch, msg)
-			if len(batch) >= size {
+			weighed += weight(msg)
+			if weighed >= size {
 				doFlush()
 			}
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):

@@ -15,17 +15,23 @@ import (
 
 // Streams and the subjects they hold.
 const (
-	StreamBeacons = "RTT_BEACONS" // rtt.beacon.<site>.<event>: the system of record
+	StreamBeacons = "RTT_BEACONS" // rtt.beacon.<site>.<event>, rtt.batch[.<site>]: the system of record
 	StreamControl = "RTT_CONTROL" // rtt.profile.<site>, rtt.diag.<kind>.<site>
-	StreamDerived = "RTT_DERIVED" // rtt.drift.<site>, rtt.alignment.<site>
+	StreamDerived = "RTT_DERIVED" // rtt.drift[.<site>], rtt.alignment[.<site>]
 	StreamDLQ     = "RTT_DLQ"     // rtt.dlq.<service>
 
 	SubjectBeacons    = "rtt.beacon.>"
+	SubjectBatch      = "rtt.batch" // a batch of beacons of several sites
+	SubjectBatches    = "rtt.batch.>"
 	SubjectProfiles   = "rtt.profile.>"
 	SubjectDiag       = "rtt.diag.>"
 	SubjectDrift      = "rtt.drift.>"
 	SubjectAlignments = "rtt.alignment.>"
-	SubjectDLQ        = "rtt.dlq.>"
+	// Derived records of several sites, published together, have no site
+	// token.
+	SubjectDriftMixed      = "rtt.drift"
+	SubjectAlignmentsMixed = "rtt.alignment"
+	SubjectDLQ             = "rtt.dlq.>"
 
 	// BucketProfiles is the KV bucket holding each site's current profile.
 	BucketProfiles = "rtt_profiles"
@@ -35,6 +41,8 @@ const (
 const (
 	HeaderReceivedAt = "Rtt-Received-At" // RFC 3339 with nanoseconds, set by ingest
 	HeaderEventID    = "Rtt-Event-Id"
+	HeaderEventIDs   = "Rtt-Event-Ids" // a batch message's event ids, in order, comma-separated
+	HeaderItems      = "Rtt-Items"     // how many records a message carries, when more than one
 	HeaderSite       = "Rtt-Site"
 	HeaderKind       = "Rtt-Kind"
 	HeaderRunID      = "Rtt-Run-Id"
@@ -42,6 +50,7 @@ const (
 	HeaderSubject    = "Rtt-Dlq-Subject"
 	HeaderStream     = "Rtt-Dlq-Stream"
 	HeaderSeq        = "Rtt-Dlq-Seq"
+	HeaderIndex      = "Rtt-Dlq-Index" // the item's index when one item of a batch was dead-lettered
 	HeaderService    = "Rtt-Dlq-Service"
 )
 
@@ -170,9 +179,9 @@ func StreamConfigs(l Limits) []jetstream.StreamConfig {
 		}
 	}
 	return []jetstream.StreamConfig{
-		base(StreamBeacons, "Accepted beacons, the system of record for replay", []string{SubjectBeacons}, l.BeaconMaxAge, l.BeaconMaxBytes),
+		base(StreamBeacons, "Accepted beacons, the system of record for replay", []string{SubjectBeacons, SubjectBatch, SubjectBatches}, l.BeaconMaxAge, l.BeaconMaxBytes),
 		base(StreamControl, "Profiles and diagnostics submissions", []string{SubjectProfiles, SubjectDiag}, l.BeaconMaxAge, -1),
-		derived(base(StreamDerived, "Drift events and corridor alignment records", []string{SubjectDrift, SubjectAlignments}, l.DerivedMaxAge, -1)),
+		derived(base(StreamDerived, "Drift events and corridor alignment records", []string{SubjectDrift, SubjectAlignments, SubjectDriftMixed, SubjectAlignmentsMixed}, l.DerivedMaxAge, -1)),
 		derived(base(StreamDLQ, "Messages that could never be processed, with the reason", []string{SubjectDLQ}, l.DerivedMaxAge, -1)),
 	}
 }
@@ -237,8 +246,20 @@ func StateKV(ctx context.Context, js jetstream.JetStream, bucket string, l Limit
 // it came from, and waits for the PubAck. The caller then terminates msg.
 // Publishing the same message twice is deduplicated by the stream.
 func DeadLetter(ctx context.Context, js jetstream.JetStream, service string, msg jetstream.Msg, reason string) error {
+	return deadLetter(ctx, js, service, msg, -1, "", msg.Data(), reason)
+}
+
+// DeadLetterItem publishes item index of msg, a message carrying several
+// records, to rtt.dlq.<service>: its payload data and event id, with the
+// reason and where it came from, and waits for the PubAck. The caller goes
+// on with the message's other items.
+func DeadLetterItem(ctx context.Context, js jetstream.JetStream, service string, msg jetstream.Msg, index int, eventID string, data []byte, reason string) error {
+	return deadLetter(ctx, js, service, msg, index, eventID, data, reason)
+}
+
+func deadLetter(ctx context.Context, js jetstream.JetStream, service string, msg jetstream.Msg, index int, eventID string, data []byte, reason string) error {
 	out := nats.NewMsg("rtt.dlq." + service)
-	out.Data = msg.Data()
+	out.Data = data
 	stream, seq := "", uint64(0)
 	if md, err := msg.Metadata(); err == nil {
 		stream, seq = md.Stream, md.Sequence.Stream
@@ -249,7 +270,15 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, service string, msg
 	out.Header.Set(HeaderSeq, fmt.Sprint(seq))
 	out.Header.Set(HeaderService, service)
 	out.Header.Set(HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	out.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dlq-%s-%s-%d", service, stream, seq))
+	id := fmt.Sprintf("dlq-%s-%s-%d", service, stream, seq)
+	if index >= 0 {
+		out.Header.Set(HeaderIndex, fmt.Sprint(index))
+		id += fmt.Sprintf("-%d", index)
+		if eventID != "" {
+			out.Header.Set(HeaderEventID, eventID)
+		}
+	}
+	out.Header.Set(nats.MsgIdHdr, id)
 	for _, k := range []string{"traceparent", "tracestate"} {
 		if v := msg.Headers().Get(k); v != "" {
 			out.Header.Set(k, v)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 )
 
@@ -32,11 +33,14 @@ func (s *Stage) Consume(ctx context.Context, o ConsumerOptions) error {
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        15 * time.Second,
 		MaxDeliver:     -1,
-		MaxAckPending:  4 * o.BatchSize,
+		MaxAckPending:  4 * o.BatchSize, // messages; a batch message counts once
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", o.Durable, o.Stream, err)
 	}
 	s.reg.MustRegister(natsx.NewConsumerCollector(cons))
-	return natsx.Batches(ctx, cons, o.BatchSize, o.BatchAge, o.DrainTimeout, s.Flush)
+	return natsx.Batches(ctx, cons, natsx.BatchOptions{
+		Size: o.BatchSize, Age: o.BatchAge, Drain: o.DrainTimeout,
+		Weight: func(m jetstream.Msg) int { return batch.Count(m.Subject(), m.Headers()) },
+	}, s.Flush)
 }

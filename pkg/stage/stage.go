@@ -7,8 +7,12 @@ package stage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/otelx"
 )
@@ -26,13 +31,24 @@ import (
 // dead letters.
 var ErrPoison = errors.New("poison message")
 
+// Beacon is one beacon of a delivered message (which carries one or many,
+// see pkg/batch).
+type Beacon struct {
+	EventID string
+	Pos     uint64 // batch.Pos: grows beacon by beacon through the stream
+	Data    []byte // the payload as ingest stored it
+}
+
 // Processor is the logic of a stage. Its methods are called from one
 // goroutine.
 type Processor interface {
-	// Process handles one message with its stream sequence and returns
-	// the messages to publish. An error wrapping ErrPoison dead-letters the
-	// message; any other error fails the batch (rolled back, redelivered).
-	Process(ctx context.Context, msg jetstream.Msg, seq uint64) ([]*nats.Msg, error)
+	// Process handles one beacon and returns the messages to publish. The
+	// outputs of one delivered message that go to the same family of
+	// subjects (rtt.drift.*, rtt.alignment.*) are published together as
+	// one message (see coalesce). An error wrapping ErrPoison dead-letters
+	// the beacon; any other error fails the batch (rolled back,
+	// redelivered).
+	Process(ctx context.Context, b Beacon) ([]*nats.Msg, error)
 	// Dirty returns the state changed since the last Commit or Rollback,
 	// as KV key to value.
 	Dirty() map[string][]byte
@@ -121,26 +137,52 @@ func (s *Stage) Flush(ctx context.Context, msgs []jetstream.Msg) {
 		if md, err := m.Metadata(); err == nil {
 			seq = md.Sequence.Stream
 		}
-		mctx, span := s.tracer.Start(otelx.Extract(ctx, m.Headers()), s.name+" process",
-			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int64("rtt.stream_seq", int64(seq))))
-		res, err := s.p.Process(mctx, m, seq)
-		span.End()
-		if errors.Is(err, ErrPoison) {
-			if derr := natsx.DeadLetter(ctx, s.js, s.name, m, err.Error()); derr != nil {
+		items, err := batch.Items(m.Subject(), m.Headers(), m.Data())
+		if err != nil {
+			if derr := s.deadLetter(ctx, m, -1, "", nil, err.Error()); derr != nil {
 				fail(derr)
 				return
 			}
-			s.dead.Inc()
-			s.log.Error().Str("subject", m.Subject()).Str("reason", err.Error()).Msg("dead letter")
 			_ = m.Term()
 			settled[i] = true
 			continue
 		}
-		if err != nil {
-			fail(err)
-			return
+		mctx, span := s.tracer.Start(otelx.Extract(ctx, m.Headers()), s.name+" process",
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.Int64("rtt.stream_seq", int64(seq)), attribute.Int("rtt.items", len(items))))
+		if len(items) == 1 {
+			span.SetAttributes(attribute.String("rtt.event_id", items[0].EventID))
 		}
-		out = append(out, res...)
+		var res []*nats.Msg
+		poisoned := 0
+		for _, it := range items {
+			r, err := s.p.Process(mctx, Beacon{EventID: it.EventID, Pos: batch.Pos(seq, it.Index), Data: it.Data})
+			if errors.Is(err, ErrPoison) {
+				index := it.Index
+				if !batch.IsBatch(m.Subject()) {
+					index = -1 // the message is the beacon: dead-letter it whole
+				}
+				if derr := s.deadLetter(ctx, m, index, it.EventID, it.Data, err.Error()); derr != nil {
+					span.End()
+					fail(derr)
+					return
+				}
+				poisoned++
+				continue
+			}
+			if err != nil {
+				span.End()
+				fail(err)
+				return
+			}
+			res = append(res, r...)
+		}
+		span.End()
+		if poisoned == len(items) && !batch.IsBatch(m.Subject()) {
+			_ = m.Term()
+			settled[i] = true
+		}
+		out = append(out, coalesce(res)...)
 	}
 	for k, v := range s.p.Dirty() {
 		kvm := nats.NewMsg("$KV." + s.bucket + "." + k)
@@ -161,6 +203,86 @@ func (s *Stage) Flush(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	s.processed.Add(float64(n))
 	s.flushTime.Observe(time.Since(start).Seconds())
+}
+
+// deadLetter sends m (index < 0) or its item index to rtt.dlq.<stage>.
+func (s *Stage) deadLetter(ctx context.Context, m jetstream.Msg, index int, eventID string, data []byte, reason string) error {
+	var err error
+	if index < 0 {
+		err = natsx.DeadLetter(ctx, s.js, s.name, m, reason)
+	} else {
+		err = natsx.DeadLetterItem(ctx, s.js, s.name, m, index, eventID, data, reason)
+	}
+	if err != nil {
+		return err
+	}
+	s.dead.Inc()
+	s.log.Error().Str("subject", m.Subject()).Int("index", index).Str("event_id", eventID).Str("reason", reason).Msg("dead letter")
+	return nil
+}
+
+// coalesce joins the messages of one family of subjects (the subject less
+// its last token: rtt.alignment for rtt.alignment.<site>) into one message
+// each: their payloads as NDJSON, on the common subject when they share
+// one and on the family's subject otherwise, with Rtt-Items and a
+// Nats-Msg-Id made of theirs (so a redelivered batch publishes the same
+// ids). Headers other than the id come from the family's first message. A
+// family of one message is left as it is.
+func coalesce(msgs []*nats.Msg) []*nats.Msg {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	type family struct {
+		subject string
+		msgs    []*nats.Msg
+	}
+	var fams []*family
+	index := map[string]*family{}
+	for _, m := range msgs {
+		key := m.Subject
+		if i := strings.LastIndexByte(key, '.'); i > 0 {
+			key = key[:i]
+		}
+		f := index[key]
+		if f == nil {
+			f = &family{subject: m.Subject}
+			index[key] = f
+			fams = append(fams, f)
+		} else if f.subject != m.Subject {
+			f.subject = key
+		}
+		f.msgs = append(f.msgs, m)
+	}
+	out := make([]*nats.Msg, 0, len(fams))
+	for _, f := range fams {
+		if len(f.msgs) == 1 {
+			out = append(out, f.msgs[0])
+			continue
+		}
+		j := nats.NewMsg(f.subject)
+		for k, v := range f.msgs[0].Header {
+			j.Header[k] = v
+		}
+		ids := make([]string, len(f.msgs))
+		size := 0
+		for i, m := range f.msgs {
+			ids[i] = m.Header.Get(nats.MsgIdHdr)
+			size += len(m.Data) + 1
+		}
+		data := make([]byte, 0, size)
+		for i, m := range f.msgs {
+			if i > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, m.Data...)
+		}
+		j.Data = data
+		sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
+		j.Header.Set(nats.MsgIdHdr, "m-"+hex.EncodeToString(sum[:16]))
+		j.Header.Set(natsx.HeaderItems, strconv.Itoa(len(f.msgs)))
+		out = append(out, j)
+	}
+	return out
 }
 
 // publishAll publishes asynchronously and waits for every acknowledgement.

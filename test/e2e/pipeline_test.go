@@ -131,14 +131,22 @@ func TestPipeline(t *testing.T) {
 	// The sink dies abruptly mid-run; the stream keeps everything meanwhile.
 	st.Sink.Kill()
 
-	// Phase 2: batches of 500, with the other 25 invalid ones and the 100
-	// exact re-sends mixed in.
+	// Phase 2: batches of 500, with the other 25 invalid ones and 100
+	// exact re-sends of phase 1's beacons mixed in. A re-sent beacon inside
+	// another batch is stored again in the stream (a batch is recognised as
+	// a whole) and collapses by its event id in ClickHouse.
 	var batch []string
 	invalidLeft, resends := 25, 0
+	var firstBody string
+	var firstAccepted, firstRejected float64
 	send := func() {
-		code, ans := postJSON(t, st.API+"/beacons", "["+strings.Join(batch, ",")+"]")
+		body := "[" + strings.Join(batch, ",") + "]"
+		code, ans := postJSON(t, st.API+"/beacons", body)
 		if code != 200 && code != 207 {
 			t.Fatalf("batch: %d %v", code, ans)
+		}
+		if firstBody == "" {
+			firstBody, firstAccepted, firstRejected = body, ans["accepted"].(float64), ans["rejected"].(float64)
 		}
 		for _, r := range ans["results"].([]any) {
 			item := r.(map[string]any)
@@ -182,6 +190,11 @@ func TestPipeline(t *testing.T) {
 	}
 	if invalidLeft != 0 || resends != 100 {
 		t.Fatalf("scenario incomplete: %d invalid left, %d re-sends", invalidLeft, resends)
+	}
+	// A request sent again as it was (a client retrying) is recognised by
+	// the stream: every beacon of it is a duplicate.
+	if code, ans := postJSON(t, st.API+"/beacons", firstBody); code != 207 || ans["duplicates"] != firstAccepted || ans["accepted"] != firstAccepted {
+		t.Fatalf("re-sent batch: %d, %v duplicates of %v accepted, want all %v", code, ans["duplicates"], ans["accepted"], firstAccepted)
 	}
 	if len(accepted) != sites*perSite {
 		t.Fatalf("accepted %d distinct beacons, want %d", len(accepted), sites*perSite)
@@ -284,7 +297,11 @@ func TestPipeline(t *testing.T) {
 		p    *stacktest.Proc
 		want []string
 	}{
-		{st.Ingest, []string{`rtt_beacons_total{cluster="dc-00"} 500`, `rtt_beacons_rejected_total{reason="invalid"} 50`, `rtt_beacons_duplicate_total 100`}},
+		// dc-00's 500 beacons and 5 of the re-sends (the re-sent batch's
+		// duplicates are counted apart).
+		{st.Ingest, []string{`rtt_beacons_total{cluster="dc-00"} 505`,
+			fmt.Sprintf(`rtt_beacons_rejected_total{reason="invalid"} %d`, 50+int(firstRejected)),
+			fmt.Sprintf("rtt_beacons_duplicate_total %d", int(firstAccepted))}},
 		{st.Drift, []string{`rtt_drift_events_total{cluster="dc-03"} 1`, `rtt_consumer_pending{consumer="drift",stream="RTT_BEACONS"} 0`}},
 		{st.Corridor, []string{`rtt_corridor_alignments_total{outcome="off_path"} 50`, `rtt_corridor_alignments_total{outcome="over_budget"} 50`}},
 		{st.Sink, []string{`rtt_sink_rows_total{table="beacons"}`, `rtt_sink_insert_seconds_count{table="beacons"}`}},

@@ -190,13 +190,12 @@ func outcome(a align.Alignment) string {
 }
 
 // Process implements stage.Processor.
-func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) ([]*nats.Msg, error) {
-	b, err := beacon.FromStored(msg.Data())
+func (p *Processor) Process(ctx context.Context, in stage.Beacon) ([]*nats.Msg, error) {
+	b, err := beacon.FromStored(in.Data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", stage.ErrPoison, err)
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event),
-		attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID)))
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event))
 	if len(b.Flows) == 0 {
 		return nil, nil
 	}
@@ -204,7 +203,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 	if err != nil {
 		return nil, err
 	}
-	eventID := msg.Headers().Get(natsx.HeaderEventID)
+	eventID := in.EventID
 	var out []*nats.Msg
 	for i := range b.Flows {
 		rec := derive.Alignment(p.runID, b, eventID, i, corridors)
@@ -214,7 +213,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 			if err := p.loadScore(ctx, key); err != nil {
 				return nil, err
 			}
-			running, total, on, applied := p.scores.Observe(key, derive.ScoreSeq(seq, i), a)
+			running, total, on, applied := p.scores.Observe(key, derive.ScoreSeq(in.Pos, i), a)
 			if !applied {
 				continue // a redelivery whose record was already published
 			}

@@ -131,14 +131,13 @@ func NewProcessor(p detector.Params, kv jetstream.KeyValue, runID string, maxClu
 func StateKey(site, scope string) string { return derive.DriftKey(site, scope) }
 
 // Process implements stage.Processor.
-func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) ([]*nats.Msg, error) {
-	b, err := beacon.FromStored(msg.Data())
+func (p *Processor) Process(ctx context.Context, in stage.Beacon) ([]*nats.Msg, error) {
+	b, err := beacon.FromStored(in.Data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", stage.ErrPoison, err)
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event),
-		attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID)))
-	eventID := msg.Headers().Get(natsx.HeaderEventID)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("rtt.site", b.Site), attribute.String("rtt.event", b.Event))
+	eventID := in.EventID
 	scope := b.KeyScope()
 	key := StateKey(b.Site, scope)
 	if !p.tracker.Has(key) {
@@ -152,7 +151,7 @@ func (p *Processor) Process(ctx context.Context, msg jetstream.Msg, seq uint64) 
 			}
 		}
 	}
-	m, ev, applied := p.tracker.Step(key, derive.DriftInput(b, eventID, seq))
+	m, ev, applied := p.tracker.Step(key, derive.DriftInput(b, eventID, in.Pos))
 	if !applied {
 		return nil, nil
 	}

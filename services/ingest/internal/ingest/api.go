@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/otelx"
@@ -42,6 +43,8 @@ type API struct {
 	m        *metrics
 	tracer   trace.Tracer
 	now      func() time.Time
+	// maxPayload is the NATS server's largest message; 0 means 1 MiB.
+	maxPayload int
 }
 
 // Handler returns the API's routes, with bearer-token checking when a token
@@ -260,9 +263,27 @@ func (a *API) postBeacons(w http.ResponseWriter, r *http.Request) {
 	trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("rtt.batch.items", len(items)))
 	ans := BatchAnswer{Results: make([]ItemResult, len(items))}
 	received := a.now()
-	msgs := make([]*nats.Msg, 0, len(items))
-	decoded := make([]*beacon.Beacon, 0, len(items))
-	index := make([]int, 0, len(items))
+	// The valid items travel together: one message per chunk of at most
+	// batch.MaxItems beacons and maxMsgBytes bytes.
+	var (
+		msgs    []*nats.Msg
+		members [][]int // the items of each message, by index
+		decoded = make([]*beacon.Beacon, len(items))
+		cur     batch.Builder
+		curIdx  []int
+		first   = make(map[string]int, len(items)) // event id to the item that carries it
+		repeats [][2]int                           // an item and the earlier one with its event id
+	)
+	seal := func() {
+		if cur.Len() == 0 {
+			return
+		}
+		m := cur.Msg()
+		m.Header.Set(natsx.HeaderReceivedAt, received.Format(time.RFC3339Nano))
+		otelx.Inject(r.Context(), m.Header)
+		msgs, members = append(msgs, m), append(members, curIdx)
+		cur, curIdx = batch.Builder{}, nil
+	}
 	for i, raw := range items {
 		ans.Results[i].Index = i
 		b, err := a.decoder.Decode(raw)
@@ -279,30 +300,56 @@ func (a *API) postBeacons(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		ans.Results[i].EventID = b.EventID
-		msgs = append(msgs, a.beaconMsg(r.Context(), b, compact(raw), received))
-		decoded = append(decoded, b)
-		index = append(index, i)
+		decoded[i] = b
+		if j, ok := first[b.EventID]; ok {
+			// Stored once: it shares the outcome of the earlier item.
+			repeats = append(repeats, [2]int{i, j})
+			continue
+		}
+		first[b.EventID] = i
+		payload := compact(raw)
+		if cur.Len() > 0 && (cur.Len() == batch.MaxItems || cur.Size()+len(payload)+len(b.EventID)+2 > a.maxMsgBytes()) {
+			seal()
+		}
+		cur.Add(b.EventID, beacon.Token(b.Site), payload)
+		curIdx = append(curIdx, i)
 	}
+	seal()
 	if len(msgs) > 0 {
 		start := time.Now()
 		results := a.pub.Publish(r.Context(), msgs)
 		a.m.publish.Observe(time.Since(start).Seconds())
 		for j, res := range results {
-			it := &ans.Results[index[j]]
-			if res.Err != nil {
-				it.Status = "unavailable"
-				it.Error = "not stored, retry with the same event_id: " + res.Err.Error()
+			for _, i := range members[j] {
+				it := &ans.Results[i]
+				if res.Err != nil {
+					it.Status = "unavailable"
+					it.Error = "not stored, retry with the same event_id: " + res.Err.Error()
+					ans.Unavailable++
+					a.m.rejected.WithLabelValues("unavailable").Inc()
+					continue
+				}
+				it.Status = "ok"
+				it.Duplicate = res.Duplicate
+				ans.Accepted++
+				if res.Duplicate {
+					ans.Duplicates++
+				}
+				a.accepted(decoded[i], res)
+			}
+		}
+		for _, r := range repeats {
+			it, orig := &ans.Results[r[0]], ans.Results[r[1]]
+			it.Status, it.Error = orig.Status, orig.Error
+			if orig.Status != "ok" {
 				ans.Unavailable++
 				a.m.rejected.WithLabelValues("unavailable").Inc()
 				continue
 			}
-			it.Status = "ok"
-			it.Duplicate = res.Duplicate
+			it.Duplicate = true
 			ans.Accepted++
-			if res.Duplicate {
-				ans.Duplicates++
-			}
-			a.accepted(decoded[j], res)
+			ans.Duplicates++
+			a.accepted(decoded[r[0]], PubResult{Duplicate: true})
 		}
 	}
 	code := http.StatusOK
@@ -323,9 +370,23 @@ func (a *API) postBeacons(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, ans)
 }
 
+// maxMsgBytes is the largest batch message ingest builds: what the NATS
+// server accepts, less room for the other headers.
+func (a *API) maxMsgBytes() int {
+	if a.maxPayload <= 0 {
+		return 1 << 20
+	}
+	return max(a.maxPayload-16<<10, 64<<10)
+}
+
 // compact removes insignificant whitespace so the stream and ClickHouse keep
-// the payload without padding. A payload that already validated compacts.
+// the payload without padding, and so a batch message can hold it as one
+// line. A payload that already validated compacts; one without any
+// whitespace byte is compact already.
 func compact(raw []byte) []byte {
+	if bytes.IndexAny(raw, " \t\r\n") < 0 {
+		return raw
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {

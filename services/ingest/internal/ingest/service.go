@@ -92,13 +92,14 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	api := &API{
 		cfg: s.cfg, log: s.log,
-		pub:      NewJetStreamPublisher(s.js, s.cfg.PublishTimeout),
-		profiles: profiles,
-		schemas:  set,
-		decoder:  beacon.NewDecoder(set).WithMaxSkew(s.cfg.MaxClockSkew, time.Now),
-		m:        newMetrics(s.reg, s.cfg.MaxClusters),
-		tracer:   s.tp.Tracer("github.com/rtt-dev/rtt/services/ingest"),
-		now:      func() time.Time { return time.Now().UTC() },
+		pub:        NewJetStreamPublisher(s.js, s.cfg.PublishTimeout),
+		profiles:   profiles,
+		schemas:    set,
+		decoder:    beacon.NewDecoder(set).WithMaxSkew(s.cfg.MaxClockSkew, time.Now),
+		m:          newMetrics(s.reg, s.cfg.MaxClusters),
+		tracer:     s.tp.Tracer("github.com/rtt-dev/rtt/services/ingest"),
+		now:        func() time.Time { return time.Now().UTC() },
+		maxPayload: int(s.nc.MaxPayload()),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(BasePath+"/", api.Handler())

@@ -32,7 +32,7 @@ func BenchmarkRows(b *testing.B) {
 			b.SetBytes(int64(len(m.Data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := sink.Rows(m); err != nil {
+				if _, _, err := sink.Rows(m); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/derived"
 	"github.com/rtt-dev/rtt/pkg/natsx"
@@ -28,7 +31,7 @@ type Table struct {
 var (
 	TableBeacons = Table{"beacons", []string{"event_id", "site", "session", "event", "scope", "ts", "ts_ms", "received_at",
 		"url", "title", "nav_count", "main_count", "form_count", "button_count", "dom_nodes", "label_keys", "label_values",
-		"topology_nodes", "topology_edges", "flow_count", "trace_id", "stream_seq", "payload"}}
+		"topology_nodes", "topology_edges", "flow_count", "trace_id", "stream_seq", "batch_index", "payload"}}
 	TableTopology = Table{"topology_snapshots", []string{"event_id", "site", "scope", "ts", "ts_ms", "nodes", "edges",
 		"edge_from", "edge_to", "fingerprint"}}
 	TableProfiles = Table{"profiles", []string{"event_id", "site", "updated_at", "updated_ms", "rtt_version", "contact",
@@ -46,10 +49,22 @@ var (
 		"reason", "payload"}}
 )
 
-// Row is one row for one table.
+// Row is one row for one table, made by record Item of its message (0 for
+// a message of one record).
 type Row struct {
 	Table  *Table
 	Values []any
+	Item   int
+}
+
+// ItemError is one record of a message of several (a batch of beacons,
+// coalesced derived records) that can never become rows; the message's
+// other records still can.
+type ItemError struct {
+	Index   int
+	EventID string
+	Data    []byte
+	Err     error
 }
 
 // Message is what the sink needs of a JetStream message.
@@ -68,23 +83,66 @@ func poison(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPoison, fmt.Sprintf(format, args...))
 }
 
-// Rows turns one message into its rows, by subject.
-func Rows(m Message) ([]Row, error) {
+// Rows turns one message into its rows, by subject. An error means the
+// whole message can never become rows; ItemErrors name the records of a
+// message of several that cannot, beside the rows of the others.
+func Rows(m Message) ([]Row, []ItemError, error) {
 	switch {
-	case strings.HasPrefix(m.Subject, "rtt.beacon."):
+	case batch.IsBeacons(m.Subject):
 		return beaconRows(m)
 	case strings.HasPrefix(m.Subject, "rtt.profile."):
-		return profileRows(m)
+		return one(profileRows(m))
 	case strings.HasPrefix(m.Subject, "rtt.diag."):
-		return diagRows(m)
-	case strings.HasPrefix(m.Subject, "rtt.drift."):
-		return driftRows(m)
-	case strings.HasPrefix(m.Subject, "rtt.alignment."):
-		return alignmentRows(m)
+		return one(diagRows(m))
+	case family(m.Subject, "rtt.drift"):
+		return records(m, driftRow)
+	case family(m.Subject, "rtt.alignment"):
+		return records(m, alignmentRow)
 	case strings.HasPrefix(m.Subject, "rtt.dlq."):
-		return deadLetterRows(m)
+		return one(deadLetterRows(m))
 	}
-	return nil, poison("no table for subject %q", m.Subject)
+	return nil, nil, poison("no table for subject %q", m.Subject)
+}
+
+// RowsOf is how many records a message carries: what a batch weighs it by.
+func RowsOf(subject string, h nats.Header) int {
+	if n, err := strconv.Atoi(h.Get(natsx.HeaderItems)); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+func rowsOf(msg jetstream.Msg) int { return RowsOf(msg.Subject(), msg.Headers()) }
+
+func family(subject, prefix string) bool {
+	return subject == prefix || strings.HasPrefix(subject, prefix+".")
+}
+
+func one(rows []Row, err error) ([]Row, []ItemError, error) { return rows, nil, err }
+
+// records makes the rows of a message of derived records: one JSON record
+// per line.
+func records(m Message, row func(data []byte, trace string) (Row, error)) ([]Row, []ItemError, error) {
+	trace := TraceID(m.Header)
+	if bytes.IndexByte(m.Data, '\n') < 0 {
+		r, err := row(m.Data, trace)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []Row{r}, nil, nil
+	}
+	var rows []Row
+	var bad []ItemError
+	for i, line := range bytes.Split(m.Data, []byte{'\n'}) {
+		r, err := row(line, trace)
+		if err != nil {
+			bad = append(bad, ItemError{Index: i, Data: line, Err: err})
+			continue
+		}
+		r.Item = i
+		rows = append(rows, r)
+	}
+	return rows, bad, nil
 }
 
 // TraceID extracts the trace id of a W3C traceparent header, or "".
@@ -108,24 +166,46 @@ func headerTime(h nats.Header, name string) time.Time {
 	return time.Now()
 }
 
-func beaconRows(m Message) ([]Row, error) {
+func beaconRows(m Message) ([]Row, []ItemError, error) {
+	items, err := batch.Items(m.Subject, m.Header, m.Data)
+	if err != nil {
+		return nil, nil, poison("%v", err)
+	}
+	received, _ := split(headerTime(m.Header, natsx.HeaderReceivedAt))
+	trace := TraceID(m.Header)
+	if len(items) == 1 && !batch.IsBatch(m.Subject) {
+		rows, err := itemRows(items[0], m.Seq, received, trace)
+		return rows, nil, err
+	}
+	rows := make([]Row, 0, len(items))
+	var bad []ItemError
+	for _, it := range items {
+		rs, err := itemRows(it, m.Seq, received, trace)
+		if err != nil {
+			bad = append(bad, ItemError{Index: it.Index, EventID: it.EventID, Data: it.Data, Err: err})
+			continue
+		}
+		rows = append(rows, rs...)
+	}
+	return rows, bad, nil
+}
+
+// itemRows makes the rows of one stored beacon: its beacons row and, when
+// it carries a topology, its topology_snapshots row.
+func itemRows(it batch.Item, seq uint64, received time.Time, trace string) ([]Row, error) {
 	var b beacon.Beacon
-	if err := json.Unmarshal(m.Data, &b); err != nil {
+	if err := json.Unmarshal(it.Data, &b); err != nil {
 		return nil, poison("beacon payload: %v", err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, b.TS)
 	if err != nil || t.Before(beacon.Earliest) || t.After(beacon.Latest) {
 		return nil, poison("beacon ts %q unusable", b.TS)
 	}
-	id := m.Header.Get(natsx.HeaderEventID)
-	if id == "" {
-		id = m.Header.Get(nats.MsgIdHdr)
-	}
+	id := it.EventID
 	if id == "" {
 		return nil, poison("beacon without event id")
 	}
 	ts, ms := split(t)
-	received, _ := split(headerTime(m.Header, natsx.HeaderReceivedAt))
 	keys := make([]string, 0, len(b.Labels))
 	for k := range b.Labels {
 		keys = append(keys, k)
@@ -136,17 +216,16 @@ func beaconRows(m Message) ([]Row, error) {
 		vals[i] = b.Labels[k]
 	}
 	nodes, from, to := edges(b.Topology)
-	trace := TraceID(m.Header)
 	rows := []Row{{&TableBeacons, []any{
 		id, b.Site, b.Session, b.Event, b.KeyScope(), ts, ms, received,
 		b.Structure.URL, b.Structure.Title, u32(b.Structure.NavCount), u32(b.Structure.MainCount),
 		u32(b.Structure.FormCount), u32(b.Structure.ButtonCount), u32(b.Structure.DomNodes), keys, vals,
-		uint32(nodes), uint32(len(from)), uint32(len(b.Flows)), trace, m.Seq, string(m.Data),
-	}}}
+		uint32(nodes), uint32(len(from)), uint32(len(b.Flows)), trace, seq, uint16(it.Index), string(it.Data),
+	}, it.Index}}
 	if b.Topology != nil {
 		rows = append(rows, Row{&TableTopology, []any{
 			id, b.Site, b.KeyScope(), ts, ms, uint32(nodes), uint32(len(from)), from, to, fingerprint(from, to),
-		}})
+		}, it.Index})
 	}
 	return rows, nil
 }
@@ -221,7 +300,7 @@ func profileRows(m Message) ([]Row, error) {
 	if p.Supports == nil {
 		p.Supports = []string{}
 	}
-	return []Row{{&TableProfiles, []any{
+	return []Row{{Table: &TableProfiles, Values: []any{
 		m.Header.Get(nats.MsgIdHdr), site, at, ms, p.Version, p.Contact, p.Supports, uint32(len(p.Corridors)),
 		string(m.Data), TraceID(m.Header), m.Seq,
 	}}}, nil
@@ -243,50 +322,50 @@ func diagRows(m Message) ([]Row, error) {
 		return nil, poison("diagnostic payload: %v", err)
 	}
 	at, ms := split(headerTime(m.Header, natsx.HeaderReceivedAt))
-	return []Row{{&TableDiagnostics, []any{
+	return []Row{{Table: &TableDiagnostics, Values: []any{
 		m.Header.Get(nats.MsgIdHdr), d.Kind, d.Site, at, ms, d.Status, d.Score, string(d.Request), string(d.Result),
 		TraceID(m.Header), m.Seq,
 	}}}, nil
 }
 
-func driftRows(m Message) ([]Row, error) {
+func driftRow(data []byte, trace string) (Row, error) {
 	var d derived.Drift
-	if err := json.Unmarshal(m.Data, &d); err != nil {
-		return nil, poison("drift payload: %v", err)
+	if err := json.Unmarshal(data, &d); err != nil {
+		return Row{}, poison("drift payload: %v", err)
 	}
 	if d.DriftID == "" {
-		return nil, poison("drift event without drift_id")
+		return Row{}, poison("drift event without drift_id")
 	}
 	ts, ms := split(d.TS)
 	first, _ := split(d.FirstTS)
 	detected, _ := split(d.DetectedAt)
 	v := d.Vector
-	return []Row{{&TableDrift, []any{
+	return Row{Table: &TableDrift, Values: []any{
 		d.DriftID, d.RunID, d.Site, d.Scope, ts, ms, detected, d.EventID, d.FirstEventID, first, d.Magnitude,
 		v.Nav, v.Main, v.Form, v.Button, v.DomNodes, v.Topology, d.Baseline[:], d.Observed[:], uint32(d.Streak),
-		uint32(d.NodesAdded), uint32(d.NodesRemoved), uint32(d.EdgesAdded), uint32(d.EdgesRemoved), TraceID(m.Header),
-	}}}, nil
+		uint32(d.NodesAdded), uint32(d.NodesRemoved), uint32(d.EdgesAdded), uint32(d.EdgesRemoved), trace,
+	}}, nil
 }
 
-func alignmentRows(m Message) ([]Row, error) {
+func alignmentRow(data []byte, trace string) (Row, error) {
 	var a derived.Alignment
-	if err := json.Unmarshal(m.Data, &a); err != nil {
-		return nil, poison("alignment payload: %v", err)
+	if err := json.Unmarshal(data, &a); err != nil {
+		return Row{}, poison("alignment payload: %v", err)
 	}
 	if a.RecordID == "" {
-		return nil, poison("alignment without record_id")
+		return Row{}, poison("alignment without record_id")
 	}
 	ts, ms := split(a.TS)
 	dev, _ := json.Marshal(a.DeviatingHops)
 	if a.Path == nil {
 		a.Path = []string{}
 	}
-	return []Row{{&TableAlignments, []any{
+	return Row{Table: &TableAlignments, Values: []any{
 		a.RecordID, a.RunID, a.Site, a.Corridor, ts, ms, a.Source, a.SourceEventID, uint32(a.FlowIndex), a.Path,
 		b8(a.Matched), b8(a.OnCorridor), b8(a.PathMatch), uint32(len(a.DeviatingHops)), string(dev),
 		a.LatencyMS, a.BudgetMS, a.LatencyRatio, b8(a.WithinBudget), a.Score, a.RunningScore, a.Total, a.OnTotal,
-		TraceID(m.Header),
-	}}}, nil
+		trace,
+	}}, nil
 }
 
 func b8(b bool) uint8 {
@@ -303,7 +382,7 @@ func deadLetterRows(m Message) ([]Row, error) {
 		id = fmt.Sprintf("dlq-%d", m.Seq)
 	}
 	at, _ := split(headerTime(m.Header, natsx.HeaderReceivedAt))
-	return []Row{{&TableDeadLetters, []any{
+	return []Row{{Table: &TableDeadLetters, Values: []any{
 		id, m.Header.Get(natsx.HeaderService), m.Header.Get(natsx.HeaderSubject), m.Header.Get(natsx.HeaderStream),
 		seq, at, m.Header.Get(natsx.HeaderReason), string(m.Data),
 	}}}, nil

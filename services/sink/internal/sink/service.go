@@ -174,7 +174,9 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			err := natsx.Batches(ctx, cons, s.cfg.BatchSize, s.cfg.BatchAge, s.cfg.DrainTimeout, w.Flush)
+			err := natsx.Batches(ctx, cons, natsx.BatchOptions{
+				Size: s.cfg.BatchSize, Age: s.cfg.BatchAge, Drain: s.cfg.DrainTimeout, Weight: rowsOf,
+			}, w.Flush)
 			if err != nil {
 				s.log.Error().Err(err).Str("consumer", spec.durable).Msg("consumer stopped")
 				s.errs <- fmt.Errorf("consumer %s: %w", spec.durable, err)

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/otelx"
 )
@@ -70,12 +72,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // pending is one message of a batch and what became of it.
 type pending struct {
 	msg     jetstream.Msg
+	seq     uint64
+	multi   bool // carries several records: one bad record does not settle it
 	settled bool
 }
 
+// owner is the record that made a row: message i of the batch, record
+// item of that message.
+type owner struct{ msg, item int }
+
 // Flush writes msgs and settles each one. It retries INSERTs that failed for
 // a retryable reason until they succeed or ctx ends (then it naks what is
-// left, so nothing is lost); rows ClickHouse rejects go to the dead letters.
+// left, so nothing is lost); records ClickHouse rejects go to the dead
+// letters, and a message is acknowledged once each of its records is
+// inserted or dead-lettered.
 func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 	w.m.batchRows.Observe(float64(len(msgs)))
 	ps := make([]pending, len(msgs))
@@ -92,20 +102,27 @@ func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 	}()
 	type tableRows struct {
 		rows   [][]any
-		owners []int
+		owners []owner
 	}
 	byTable := map[*Table]*tableRows{}
 	var order []*Table
 	for i, msg := range msgs {
 		ps[i].msg = msg
-		md, err := msg.Metadata()
-		seq := uint64(0)
-		if err == nil {
-			seq = md.Sequence.Stream
+		if md, err := msg.Metadata(); err == nil {
+			ps[i].seq = md.Sequence.Stream
 		}
-		rows, err := Rows(Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: seq})
+		ps[i].multi = RowsOf(msg.Subject(), msg.Headers()) > 1
+		rows, bad, err := Rows(Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Seq: ps[i].seq})
 		if err != nil {
 			w.deadLetter(ctx, &ps[i], err.Error())
+			continue
+		}
+		for _, b := range bad {
+			if !w.deadLetterItem(ctx, &ps[i], b.Index, b.EventID, b.Data, b.Err.Error()) {
+				break
+			}
+		}
+		if ps[i].settled {
 			continue
 		}
 		for _, r := range rows {
@@ -116,7 +133,7 @@ func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 				order = append(order, r.Table)
 			}
 			tr.rows = append(tr.rows, r.Values)
-			tr.owners = append(tr.owners, i)
+			tr.owners = append(tr.owners, owner{i, r.Item})
 		}
 	}
 	for _, t := range order {
@@ -136,7 +153,7 @@ func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 
 // insert writes rows into t, retrying retryable failures with backoff. It
 // returns false when ctx ended first.
-func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []int, ps []pending) bool {
+func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []owner, ps []pending) bool {
 	pause := w.backoff
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -155,7 +172,14 @@ func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []in
 		case errors.Is(err, ErrRejected):
 			w.m.failures.WithLabelValues(t.Name, "rejected").Inc()
 			if len(rows) == 1 {
-				w.deadLetter(ctx, &ps[owners[0]], err.Error())
+				o := owners[0]
+				p := &ps[o.msg]
+				if !p.multi {
+					w.deadLetter(ctx, p, err.Error())
+					return true
+				}
+				id, data := record(p.msg, o.item)
+				w.deadLetterItem(ctx, p, o.item, id, data, err.Error())
 				return true
 			}
 			// Find the rows ClickHouse refuses by inserting one at a time.
@@ -169,9 +193,9 @@ func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []in
 		w.m.failures.WithLabelValues(t.Name, "retryable").Inc()
 		w.m.retrying.Set(1)
 		w.log.Warn().Err(err).Str("table", t.Name).Int("rows", len(rows)).Dur("retry_in", pause).Msg("insert failed, will retry")
-		for _, i := range owners {
-			if !ps[i].settled {
-				_ = ps[i].msg.InProgress()
+		for _, o := range owners {
+			if !ps[o.msg].settled {
+				_ = ps[o.msg].msg.InProgress()
 			}
 		}
 		select {
@@ -181,6 +205,22 @@ func (w *Writer) insert(ctx context.Context, t *Table, rows [][]any, owners []in
 		}
 		pause = min(2*pause, maxBackoff)
 	}
+}
+
+// record returns the event id (beacons only) and payload of record item of
+// a message of several: a beacon of a batch or a line of coalesced derived
+// records.
+func record(msg jetstream.Msg, item int) (eventID string, data []byte) {
+	if batch.IsBatch(msg.Subject()) {
+		if items, err := batch.Items(msg.Subject(), msg.Headers(), msg.Data()); err == nil && item < len(items) {
+			return items[item].EventID, items[item].Data
+		}
+		return "", nil
+	}
+	if lines := bytes.Split(msg.Data(), []byte{'\n'}); item < len(lines) {
+		return "", lines[item]
+	}
+	return "", nil
 }
 
 func (w *Writer) nakUnsettled(ps []pending) {
@@ -215,6 +255,25 @@ func (w *Writer) deadLetter(ctx context.Context, p *pending, reason string) {
 	w.m.deadLetter.Inc()
 	log.Msg("dead letter")
 	_ = p.msg.TermWithReason(truncate(reason, 200))
+}
+
+// deadLetterItem sends record index of p's message to rtt.dlq.sink; the
+// message's other records go on. When the dead letter cannot be written
+// the message is left for redelivery (its rows already inserted collapse
+// by their keys) and it returns false.
+func (w *Writer) deadLetterItem(ctx context.Context, p *pending, index int, eventID string, data []byte, reason string) bool {
+	if p.settled {
+		return false
+	}
+	if err := natsx.DeadLetterItem(ctx, w.js, "sink", p.msg, index, eventID, data, reason); err != nil {
+		w.log.Error().Err(err).Msg("dead-letter publish failed; message will be redelivered")
+		_ = p.msg.NakWithDelay(time.Second)
+		p.settled = true
+		return false
+	}
+	w.m.deadLetter.Inc()
+	w.log.Error().Str("subject", p.msg.Subject()).Int("index", index).Str("event_id", eventID).Str("reason", reason).Msg("dead letter")
+	return true
 }
 
 func truncate(s string, n int) string {
