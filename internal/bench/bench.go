@@ -24,6 +24,7 @@ import (
 
 	"github.com/rtt-dev/rtt/pkg/chx"
 	"github.com/rtt-dev/rtt/pkg/chx/chserver"
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 )
 
@@ -352,6 +353,73 @@ func (e *env) streamMsgs(ctx context.Context, stream string) (uint64, error) {
 		return 0, err
 	}
 	return info.State.Msgs, nil
+}
+
+// census counts the beacons RTT_BEACONS holds from its headers alone (a
+// message of POST /beacons carries many): cum[i] is how many the messages
+// first..first+i hold together.
+type census struct {
+	first uint64
+	cum   []uint64
+}
+
+// total is how many beacons the stream holds.
+func (c census) total() uint64 {
+	if len(c.cum) == 0 {
+		return 0
+	}
+	return c.cum[len(c.cum)-1]
+}
+
+// upTo is how many beacons the messages up to stream sequence seq hold.
+func (c census) upTo(seq uint64) uint64 {
+	if seq < c.first || len(c.cum) == 0 {
+		return 0
+	}
+	return c.cum[min(seq-c.first, uint64(len(c.cum)-1))]
+}
+
+func (e *env) beaconCensus(ctx context.Context) (census, error) {
+	s, err := e.js.Stream(ctx, natsx.StreamBeacons)
+	if err != nil {
+		return census{}, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return census{}, err
+	}
+	c := census{first: info.State.FirstSeq}
+	if info.State.Msgs == 0 {
+		return c, nil
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		return census{}, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return census{}, err
+	}
+	defer it.Stop()
+	n := uint64(0)
+	for {
+		m, err := it.Next()
+		if err != nil {
+			return census{}, fmt.Errorf("census of %s: %w", natsx.StreamBeacons, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return census{}, err
+		}
+		n += uint64(batch.Count(m.Subject(), m.Headers()))
+		for uint64(len(c.cum)) < md.Sequence.Stream-c.first {
+			c.cum = append(c.cum, n-uint64(batch.Count(m.Subject(), m.Headers()))) // a gap: deleted messages
+		}
+		c.cum = append(c.cum, n)
+		if md.Sequence.Stream >= info.State.LastSeq {
+			return c, nil
+		}
+	}
 }
 
 // addRatios adds figure 7.

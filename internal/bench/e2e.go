@@ -39,7 +39,7 @@ type stepResult struct {
 	rate      float64            // offered beacons/s
 	accepted  float64            // beacons/s answered 200 in the window
 	delivered float64            // rows/s the sink inserted in the window
-	slopes    map[string]float64 // backlog growth of each consumer, messages/s
+	slopes    map[string]float64 // backlog growth of each consumer, beacons/s
 	failed    int64
 	ok        bool
 	latencies []time.Duration // 2xx to visible row, of the probes
@@ -291,7 +291,7 @@ func (pl *pipeline) stop() {
 	}
 }
 
-// backlog is what a consumer has not acknowledged yet.
+// backlog is how many messages a consumer has not acknowledged yet.
 func backlog(ctx context.Context, c jetstream.Consumer) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -446,7 +446,9 @@ func (pl *pipeline) step(ctx context.Context, rate float64, window time.Duration
 					samplerErr = err
 					return
 				}
-				samples[name] = append(samples[name], sample{now.Sub(ws), v})
+				// In beacons, as the rate: each request of the step is
+				// one message of cfg.Batch beacons.
+				samples[name] = append(samples[name], sample{now.Sub(ws), v * float64(pl.e.cfg.Batch)})
 			}
 			if !now.Before(winEnd) {
 				a1 = float64(p.accepted.Load())

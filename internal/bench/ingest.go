@@ -118,11 +118,11 @@ func (e *env) phaseIngest(ctx context.Context, rep *Report) error {
 		if err := p.err(); err != nil {
 			return err
 		}
-		stored, err := e.streamMsgs(ctx, natsx.StreamBeacons)
+		c, err := e.beaconCensus(ctx)
 		if err != nil {
 			return err
 		}
-		if stored != uint64(len(items)) {
+		if stored := c.total(); stored != uint64(len(items)) {
 			return fmt.Errorf("RTT_BEACONS holds %d beacons, %d were accepted", stored, len(items))
 		}
 		rate := float64(p.accepted.Load()) / elapsed.Seconds()

@@ -79,10 +79,14 @@ func (e *env) phaseSink(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	want, first := info.State.Msgs, info.State.FirstSeq
-	if want == 0 {
+	if info.State.Msgs == 0 {
 		return fmt.Errorf("RTT_BEACONS is empty: the ingest phase fills it")
 	}
+	c, err := e.beaconCensus(ctx)
+	if err != nil {
+		return err
+	}
+	want := c.total()
 	var runs []float64
 	for i := range e.cfg.Runs {
 		db := fmt.Sprintf("bench_sink_%d", i+1)
@@ -106,7 +110,7 @@ func (e *env) phaseSink(ctx context.Context, rep *Report) error {
 		var v0 float64
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
-			v, err := e.acked(ctx, natsx.StreamBeacons, "sink-beacons", first)
+			v, err := e.acked(ctx, natsx.StreamBeacons, "sink-beacons", c)
 			now := time.Now()
 			if err != nil {
 				p.stop()
@@ -159,11 +163,11 @@ func (e *env) phaseSink(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// acked is how many messages of stream, from sequence first on, a consumer
-// acknowledged (all up to its acknowledgement floor; the sink acknowledges
-// in stream order within a batch, and batches one after the other). 0 until
-// the consumer exists.
-func (e *env) acked(ctx context.Context, stream, consumer string, first uint64) (float64, error) {
+// acked is how many beacons of stream a consumer acknowledged: those of
+// every message up to its acknowledgement floor, counted by cen (the sink
+// acknowledges in stream order within a batch, and batches one after the
+// other). 0 until the consumer exists.
+func (e *env) acked(ctx context.Context, stream, consumer string, cen census) (float64, error) {
 	c, err := e.js.Consumer(ctx, stream, consumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return 0, nil
@@ -175,10 +179,7 @@ func (e *env) acked(ctx context.Context, stream, consumer string, first uint64) 
 	if err != nil {
 		return 0, err
 	}
-	if info.AckFloor.Stream < first {
-		return 0, nil
-	}
-	return float64(info.AckFloor.Stream - first + 1), nil
+	return float64(cen.upTo(info.AckFloor.Stream)), nil
 }
 
 // dropConsumers deletes every consumer of stream.

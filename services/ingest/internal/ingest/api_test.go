@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/natsx/natstest"
 	"github.com/rtt-dev/rtt/services/ingest/internal/ingest"
@@ -286,5 +289,75 @@ func TestBatchLargerThanPublishWindow(t *testing.T) {
 	a := post(t, api+"/beacons", "application/x-ndjson", strings.ReplaceAll(b.String(), "\n\"structure\"", "\"structure\""))
 	if a.code != 200 || a.body["accepted"] != 3000.0 {
 		t.Fatalf("%d accepted=%v unavailable=%v", a.code, a.body["accepted"], a.body["unavailable"])
+	}
+}
+
+// A request's beacons are stored in as few messages as the limits allow:
+// at most batch.MaxItems beacons and the server's largest payload each.
+func TestBatchSplitsIntoMessagesWithinLimits(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		MaxPayload: 512 << 10, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	_, js := natstest.Connect(t, ns.ClientURL())
+	_, api := startIngest(t, testConfig(t, ns.ClientURL()))
+
+	// 1,500 small beacons: two messages by count.
+	var items []string
+	for i := range 1500 {
+		items = append(items, strings.Replace(guideBeacon, `"dom_nodes":0`, fmt.Sprintf(`"dom_nodes":%d`, i), 1))
+	}
+	if a := post(t, api+"/beacons", "application/json", "["+strings.Join(items, ",")+"]"); a.code != 200 || a.body["accepted"] != 1500.0 {
+		t.Fatalf("count split: %d %v", a.code, a.body["status"])
+	}
+	// 1,400 beacons of about 750 bytes: about 1 MB, split by size.
+	items = items[:0]
+	long := strings.Repeat("x", 500)
+	for i := range 1400 {
+		b := strings.Replace(guideBeacon, `"dom_nodes":0`, fmt.Sprintf(`"dom_nodes":%d`, i), 1)
+		items = append(items, strings.Replace(b, `"Cluster State"`, `"`+long+`"`, 1))
+	}
+	if a := post(t, api+"/beacons", "application/json", "["+strings.Join(items, ",")+"]"); a.code != 200 || a.body["accepted"] != 1400.0 {
+		t.Fatalf("size split: %d %v", a.code, a.body["status"])
+	}
+
+	s, err := js.Stream(context.Background(), natsx.StreamBeacons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int
+	for m := range b.Messages() {
+		if len(m.Data()) > 512<<10 {
+			t.Errorf("message of %d bytes, over the server's limit", len(m.Data()))
+		}
+		items, err := batch.Items(m.Subject(), m.Headers(), m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, len(items))
+	}
+	if len(counts) < 4 || counts[0] != batch.MaxItems || counts[1] != 1500-batch.MaxItems {
+		t.Fatalf("beacons per message %v: want 1024 and 476, then the 1,400 large ones in at least 2", counts)
+	}
+	sum := 0
+	for _, c := range counts[2:] {
+		sum += c
+	}
+	if sum != 1400 {
+		t.Fatalf("large beacons stored %d, want 1400", sum)
 	}
 }
