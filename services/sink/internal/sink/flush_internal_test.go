@@ -2,7 +2,9 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/rtt-dev/rtt/pkg/batch"
+	"github.com/rtt-dev/rtt/pkg/corridor"
+	"github.com/rtt-dev/rtt/pkg/derived"
+	"github.com/rtt-dev/rtt/pkg/drift"
 	"github.com/rtt-dev/rtt/pkg/natsx"
 	"github.com/rtt-dev/rtt/pkg/natsx/natstest"
 )
@@ -160,5 +165,54 @@ func TestCoalescedRecordsDeadLetterOneLine(t *testing.T) {
 	dl := deadLetters(t, js, 2)
 	if string(dl["1"].Data) != rec("r-bad") || !strings.Contains(dl["2"].Header.Get(natsx.HeaderReason), "without record_id") {
 		t.Fatalf("dead letters %v", dl)
+	}
+}
+
+// The sink decodes derived records with a faster decoder than the one the
+// stages encode them with: every column must come out as encoding/json
+// reads it.
+func TestDerivedRecordsDecodeAsEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 1, 19, 15, 30, 0, 123456789, time.UTC)
+	al := derived.Alignment{RecordID: "a-1", RunID: "run", Site: "east", TS: at, Source: "beacon", SourceEventID: "b-1",
+		FlowIndex: 2, Path: []string{"ingress", "api", "db"}, RunningScore: 0.75, Total: 12, OnTotal: 9,
+		Alignment: corridor.Alignment{Corridor: "read", Matched: true, PathMatch: false,
+			DeviatingHops: []corridor.Hop{{Index: 1, Kind: "substitute", Expected: "api", Observed: "cache"}},
+			LatencyMS:     31.5, BudgetMS: 50, LatencyRatio: 0.63, WithinBudget: true, Score: 0.5}}
+	dr := derived.Drift{DriftID: "d-1", RunID: "run", Site: "east", Scope: "internal://cluster", Cluster: "c", DetectedAt: at.Add(time.Second),
+		Event: drift.Event{EventID: "b-2", FirstEventID: "b-1", TS: at, FirstTS: at.Add(-time.Minute), Magnitude: 0.6,
+			Vector:   drift.Vector{Nav: 0.1, Main: -0.2, Form: 0.3, Button: 0.4, DomNodes: 0.5, Topology: 0.25},
+			Baseline: [drift.NumCounts]float64{1, 2, 3, 4, 5}, Observed: [drift.NumCounts]float64{2, 3, 4, 5, 6}, Streak: 2,
+			NodesAdded: 1, NodesRemoved: 2, EdgesAdded: 3, EdgesRemoved: 4}}
+	for _, tc := range []struct {
+		subject string
+		v       any
+		want    func(data []byte) Row
+	}{
+		{"rtt.alignment.east", al, func(data []byte) Row {
+			var a derived.Alignment
+			if err := json.Unmarshal(data, &a); err != nil {
+				t.Fatal(err)
+			}
+			return alignmentValues(a, "")
+		}},
+		{"rtt.drift.east", dr, func(data []byte) Row {
+			var d derived.Drift
+			if err := json.Unmarshal(data, &d); err != nil {
+				t.Fatal(err)
+			}
+			return driftValues(d, "")
+		}},
+	} {
+		data, err := json.Marshal(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, bad, err := Rows(Message{Subject: tc.subject, Header: nats.Header{}, Data: data})
+		if err != nil || len(bad) != 0 || len(rows) != 1 {
+			t.Fatalf("%s: %d rows, %v, %v", tc.subject, len(rows), bad, err)
+		}
+		if want := tc.want(data); !reflect.DeepEqual(rows[0].Values, want.Values) {
+			t.Errorf("%s:\n got %v\nwant %v", tc.subject, rows[0].Values, want.Values)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -193,14 +194,11 @@ func beaconRows(m Message) ([]Row, []ItemError, error) {
 // itemRows makes the rows of one stored beacon: its beacons row and, when
 // it carries a topology, its topology_snapshots row.
 func itemRows(it batch.Item, seq uint64, received time.Time, trace string) ([]Row, error) {
-	var b beacon.Beacon
-	if err := json.Unmarshal(it.Data, &b); err != nil {
+	b, err := beacon.FromStored(it.Data)
+	if err != nil {
 		return nil, poison("beacon payload: %v", err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, b.TS)
-	if err != nil || t.Before(beacon.Earliest) || t.After(beacon.Latest) {
-		return nil, poison("beacon ts %q unusable", b.TS)
-	}
+	t := b.Time
 	id := it.EventID
 	if id == "" {
 		return nil, poison("beacon without event id")
@@ -330,12 +328,16 @@ func diagRows(m Message) ([]Row, error) {
 
 func driftRow(data []byte, trace string) (Row, error) {
 	var d derived.Drift
-	if err := json.Unmarshal(data, &d); err != nil {
+	if err := gojson.Unmarshal(data, &d); err != nil {
 		return Row{}, poison("drift payload: %v", err)
 	}
 	if d.DriftID == "" {
 		return Row{}, poison("drift event without drift_id")
 	}
+	return driftValues(d, trace), nil
+}
+
+func driftValues(d derived.Drift, trace string) Row {
 	ts, ms := split(d.TS)
 	first, _ := split(d.FirstTS)
 	detected, _ := split(d.DetectedAt)
@@ -344,17 +346,21 @@ func driftRow(data []byte, trace string) (Row, error) {
 		d.DriftID, d.RunID, d.Site, d.Scope, ts, ms, detected, d.EventID, d.FirstEventID, first, d.Magnitude,
 		v.Nav, v.Main, v.Form, v.Button, v.DomNodes, v.Topology, d.Baseline[:], d.Observed[:], uint32(d.Streak),
 		uint32(d.NodesAdded), uint32(d.NodesRemoved), uint32(d.EdgesAdded), uint32(d.EdgesRemoved), trace,
-	}}, nil
+	}}
 }
 
 func alignmentRow(data []byte, trace string) (Row, error) {
 	var a derived.Alignment
-	if err := json.Unmarshal(data, &a); err != nil {
+	if err := gojson.Unmarshal(data, &a); err != nil {
 		return Row{}, poison("alignment payload: %v", err)
 	}
 	if a.RecordID == "" {
 		return Row{}, poison("alignment without record_id")
 	}
+	return alignmentValues(a, trace), nil
+}
+
+func alignmentValues(a derived.Alignment, trace string) Row {
 	ts, ms := split(a.TS)
 	dev, _ := json.Marshal(a.DeviatingHops)
 	if a.Path == nil {
@@ -365,7 +371,7 @@ func alignmentRow(data []byte, trace string) (Row, error) {
 		b8(a.Matched), b8(a.OnCorridor), b8(a.PathMatch), uint32(len(a.DeviatingHops)), string(dev),
 		a.LatencyMS, a.BudgetMS, a.LatencyRatio, b8(a.WithinBudget), a.Score, a.RunningScore, a.Total, a.OnTotal,
 		trace,
-	}}, nil
+	}}
 }
 
 func b8(b bool) uint8 {
