@@ -22,6 +22,10 @@ type BatchOptions struct {
 	// Weight is what one message counts for against Size (a message of
 	// RTT_BEACONS carries one beacon or many); nil counts 1 per message.
 	Weight func(jetstream.Msg) int
+	// Settle, when set, is called before Batches returns, while the flush
+	// context is still live (bounded by Drain on shutdown): a flush that
+	// hands batches to another goroutine waits there for the last ones.
+	Settle func()
 }
 
 // pullBytes is how many bytes a weighted consumer asks the server for at
@@ -51,6 +55,9 @@ func Batches(ctx context.Context, cons jetstream.Consumer, o BatchOptions, flush
 	defer it.Stop()
 	flushCtx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFlush()
+	if o.Settle != nil {
+		defer o.Settle()
+	}
 	batch := make([]jetstream.Msg, 0, min(size, 4096))
 	weighed := 0
 	var oldest time.Time

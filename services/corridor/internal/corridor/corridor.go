@@ -53,7 +53,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS URL")
 	fs.Float64Var(&c.Alpha, "corridor-alpha", align.DefaultAlpha, "EWMA weight of each flow in a corridor's running score")
 	fs.IntVar(&c.BatchSize, "corridor-batch-size", 10000, "beacons per durable batch at most (state is written once per batch)")
-	fs.DurationVar(&c.BatchAge, "corridor-batch-age", time.Second, "longest a beacon waits for its batch")
+	fs.DurationVar(&c.BatchAge, "corridor-batch-age", 200*time.Millisecond, "longest a beacon waits for its batch")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend on what was delivered")
 	c.Limits.Register(fs)
 	c.Log.Register(fs)

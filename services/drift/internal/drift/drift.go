@@ -56,7 +56,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Params.Alpha, "drift-alpha", d.Alpha, "EWMA weight of a normal beacon in the baseline")
 	fs.DurationVar(&c.Params.Cooldown, "drift-cooldown", d.Cooldown, "least event time between two drift events of one site and scope")
 	fs.IntVar(&c.BatchSize, "drift-batch-size", 10000, "beacons per durable batch at most (state is written once per batch)")
-	fs.DurationVar(&c.BatchAge, "drift-batch-age", time.Second, "longest a beacon waits for its batch")
+	fs.DurationVar(&c.BatchAge, "drift-batch-age", 200*time.Millisecond, "longest a beacon waits for its batch")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend on what was delivered")
 	fs.IntVar(&c.MaxClusters, "metrics-max-clusters", 1000, "distinct cluster label values in metrics before they fold into __overflow__")
 	c.Limits.Register(fs)

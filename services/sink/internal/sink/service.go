@@ -174,9 +174,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			flush, wait := w.Pipeline()
 			err := natsx.Batches(ctx, cons, natsx.BatchOptions{
-				Size: s.cfg.BatchSize, Age: s.cfg.BatchAge, Drain: s.cfg.DrainTimeout, Weight: rowsOf,
-			}, w.Flush)
+				Size: s.cfg.BatchSize, Age: s.cfg.BatchAge, Drain: s.cfg.DrainTimeout, Weight: rowsOf, Settle: wait,
+			}, flush)
 			if err != nil {
 				s.log.Error().Err(err).Str("consumer", spec.durable).Msg("consumer stopped")
 				s.errs <- fmt.Errorf("consumer %s: %w", spec.durable, err)

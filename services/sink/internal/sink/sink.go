@@ -81,31 +81,67 @@ type pending struct {
 // item of that message.
 type owner struct{ msg, item int }
 
+// rowBatch is a batch of messages turned into rows, waiting for its INSERTs.
+type rowBatch struct {
+	ps     []pending
+	spans  []trace.Span
+	order  []*Table
+	tables map[*Table]*tableRows
+}
+
+type tableRows struct {
+	rows   [][]any
+	owners []owner
+}
+
 // Flush writes msgs and settles each one. It retries INSERTs that failed for
 // a retryable reason until they succeed or ctx ends (then it naks what is
 // left, so nothing is lost); records ClickHouse rejects go to the dead
 // letters, and a message is acknowledged once each of its records is
 // inserted or dead-lettered.
 func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
-	w.m.batchRows.Observe(float64(len(msgs)))
-	ps := make([]pending, len(msgs))
-	// One span per message, in the message's trace, ending once settled.
-	spans := make([]trace.Span, len(msgs))
-	for i, msg := range msgs {
-		_, spans[i] = w.tracer.Start(otelx.Extract(ctx, msg.Headers()), "sink insert", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("rtt.subject", msg.Subject()), attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID))))
+	w.commit(ctx, w.prepare(ctx, msgs))
+}
+
+// Pipeline returns a flush that turns a batch into rows and hands it to a
+// goroutine that inserts it and settles its messages, so that the next
+// batch is decoded while ClickHouse takes this one (one batch waits at
+// most). wait returns once every batch handed over is settled; call it
+// after the last flush.
+func (w *Writer) Pipeline() (flush func(ctx context.Context, msgs []jetstream.Msg), wait func()) {
+	type job struct {
+		ctx context.Context
+		b   *rowBatch
 	}
-	defer func() {
-		for _, s := range spans {
-			s.End()
+	jobs := make(chan job)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for j := range jobs {
+			w.commit(j.ctx, j.b)
 		}
 	}()
-	type tableRows struct {
-		rows   [][]any
-		owners []owner
+	flush = func(ctx context.Context, msgs []jetstream.Msg) {
+		jobs <- job{ctx, w.prepare(ctx, msgs)}
 	}
-	byTable := map[*Table]*tableRows{}
-	var order []*Table
+	wait = func() {
+		close(jobs)
+		<-done
+	}
+	return flush, wait
+}
+
+// prepare turns msgs into rows by table; messages that cannot become rows
+// at all are dead-lettered and settled here.
+func (w *Writer) prepare(ctx context.Context, msgs []jetstream.Msg) *rowBatch {
+	w.m.batchRows.Observe(float64(len(msgs)))
+	b := &rowBatch{ps: make([]pending, len(msgs)), spans: make([]trace.Span, len(msgs)), tables: map[*Table]*tableRows{}}
+	// One span per message, in the message's trace, ending once settled.
+	for i, msg := range msgs {
+		_, b.spans[i] = w.tracer.Start(otelx.Extract(ctx, msg.Headers()), "sink insert", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("rtt.subject", msg.Subject()), attribute.String("rtt.event_id", msg.Headers().Get(natsx.HeaderEventID))))
+	}
+	ps := b.ps
 	for i, msg := range msgs {
 		ps[i].msg = msg
 		if md, err := msg.Metadata(); err == nil {
@@ -117,8 +153,8 @@ func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 			w.deadLetter(ctx, &ps[i], err.Error())
 			continue
 		}
-		for _, b := range bad {
-			if !w.deadLetterItem(ctx, &ps[i], b.Index, b.EventID, b.Data, b.Err.Error()) {
+		for _, r := range bad {
+			if !w.deadLetterItem(ctx, &ps[i], r.Index, r.EventID, r.Data, r.Err.Error()) {
 				break
 			}
 		}
@@ -126,27 +162,37 @@ func (w *Writer) Flush(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		for _, r := range rows {
-			tr := byTable[r.Table]
+			tr := b.tables[r.Table]
 			if tr == nil {
 				tr = &tableRows{}
-				byTable[r.Table] = tr
-				order = append(order, r.Table)
+				b.tables[r.Table] = tr
+				b.order = append(b.order, r.Table)
 			}
 			tr.rows = append(tr.rows, r.Values)
 			tr.owners = append(tr.owners, owner{i, r.Item})
 		}
 	}
-	for _, t := range order {
-		tr := byTable[t]
-		if !w.insert(ctx, t, tr.rows, tr.owners, ps) {
-			w.nakUnsettled(ps)
+	return b
+}
+
+// commit inserts b's rows and settles its messages.
+func (w *Writer) commit(ctx context.Context, b *rowBatch) {
+	defer func() {
+		for _, s := range b.spans {
+			s.End()
+		}
+	}()
+	for _, t := range b.order {
+		tr := b.tables[t]
+		if !w.insert(ctx, t, tr.rows, tr.owners, b.ps) {
+			w.nakUnsettled(b.ps)
 			return
 		}
 	}
-	for i := range ps {
-		if !ps[i].settled {
-			_ = ps[i].msg.Ack()
-			ps[i].settled = true
+	for i := range b.ps {
+		if !b.ps[i].settled {
+			_ = b.ps[i].msg.Ack()
+			b.ps[i].settled = true
 		}
 	}
 }
