@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -150,4 +152,16 @@ func Run(ctx context.Context, s Service, stopTimeout time.Duration) error {
 	sctx, stop := context.WithTimeout(context.Background(), stopTimeout)
 	defer stop()
 	return errors.Join(err, s.Shutdown(sctx))
+}
+
+// SetMemoryLimit sets the Go runtime's soft memory limit to limit bytes
+// unless it is 0 or the GOMEMLIMIT environment variable already set one,
+// and logs the limit in effect.
+func SetMemoryLimit(limit int64, log zerolog.Logger) {
+	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	if eff := debug.SetMemoryLimit(-1); eff != math.MaxInt64 {
+		log.Info().Int64("bytes", eff).Msg("soft memory limit")
+	}
 }

@@ -24,5 +24,6 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer env.Close()
 	cfg.LogEffective(env.Log)
+	svc.SetMemoryLimit(cfg.MemoryLimit, env.Log)
 	return svc.Run(ctx, ingest.New(cfg, env.Log, env.Registry, env.Tracer), 20*time.Second)
 }

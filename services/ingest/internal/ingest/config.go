@@ -30,6 +30,7 @@ type Config struct {
 	PublishWindow  int
 	MaxClusters    int
 	MaxClockSkew   time.Duration
+	MemoryLimit    int64
 	Limits         natsx.Limits
 	Log            svc.LogConfig
 }
@@ -50,6 +51,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.PublishWindow, "publish-window", 4096, "most unacknowledged asynchronous publishes in flight")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", time.Hour, "reject beacons whose ts is further ahead of the server's clock (0: no bound)")
 	fs.IntVar(&c.MaxClusters, "metrics-max-clusters", 1000, "distinct cluster label values in metrics before they fold into __overflow__")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", DefaultMemoryLimit, "soft memory limit of the process in bytes, the embedded NATS server's included (0: none; GOMEMLIMIT, when set, wins)")
 	c.Limits.Register(fs)
 	c.Log.Register(fs)
 }
@@ -75,12 +77,19 @@ func (c Config) Validate() error {
 		return errors.New("max-clock-skew: must not be negative")
 	case c.MaxClusters < 1:
 		return errors.New("metrics-max-clusters: must be at least 1")
+	case c.MemoryLimit != 0 && c.MemoryLimit < 32<<20:
+		return errors.New("memory-limit: must be 0 (none) or at least 33554432 (32 MiB)")
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return err
 	}
 	return nil
 }
+
+// DefaultMemoryLimit is ingest's soft memory limit: the embedded NATS server
+// keeps recently written and read message blocks (8 MiB each) in buffers it
+// pools, which the Go runtime otherwise lets grow to twice the live heap.
+const DefaultMemoryLimit = 200 << 20
 
 // NATSDir is where the embedded server keeps JetStream.
 func (c Config) NATSDir() string { return filepath.Join(c.DataDir, "nats") }
@@ -96,6 +105,6 @@ func (c Config) LogEffective(log zerolog.Logger) {
 		Int64("max_body_bytes", c.MaxBodyBytes).Int64("max_batch_bytes", c.MaxBatchBytes).
 		Int("max_batch_items", c.MaxBatchItems).Dur("publish_timeout", c.PublishTimeout).
 		Dur("beacon_retention", c.Limits.BeaconMaxAge).Int64("beacon_max_bytes", c.Limits.BeaconMaxBytes).
-		Dur("dedup_window", c.Limits.Duplicates).
+		Dur("dedup_window", c.Limits.Duplicates).Int64("memory_limit", c.MemoryLimit).
 		Msg("configuration")
 }
