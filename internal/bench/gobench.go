@@ -19,13 +19,14 @@ var goBenchPackages = []struct{ pkg, short string }{
 	{"./pkg/beacon", "beacon"},
 	{"./pkg/drift", "drift"},
 	{"./pkg/corridor", "corridor"},
+	{"./services/corridor/internal/corridor", "corridor-service"},
 	{"./services/sink/internal/sink", "sink"},
 }
 
 // goBenchPattern picks the benchmarks the report shows: decode and
 // validate, event id derivation, the drift step, the corridor step, row
 // encoding, and the state per site at 100,000 sites.
-const goBenchPattern = `^Benchmark(Decode|DeriveID|Split|Step|Rows|TrackerMemory100k|ScoresMemory100k)$`
+const goBenchPattern = `^Benchmark(Decode|DeriveID|Split|Step|Process|Rows|TrackerMemory100k|ScoresMemory100k)$`
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
 
