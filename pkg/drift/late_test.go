@@ -368,9 +368,40 @@ func TestLateBeaconsChangeNoEvent(t *testing.T) {
 }
 
 func TestStateStaysSmall(t *testing.T) {
-	// 144 bytes is a malloc size class: the state of a key takes exactly one
+	// 160 bytes is a malloc size class: the state of a key takes exactly one
 	// small allocation, plus its graph, key and streak id.
-	if s := reflect.TypeFor[state]().Size(); s > 144 {
-		t.Fatalf("state is %d bytes, more than 144", s)
+	if s := reflect.TypeFor[state]().Size(); s > 160 {
+		t.Fatalf("state is %d bytes, more than 160", s)
+	}
+}
+
+// A beacon that reaches the stream again under a new position (re-sent
+// inside another batch) is recognised by its event id when it is its key's
+// newest: it neither extends a streak nor fires an event. Without the rule,
+// one drifted beacon sent twice would confirm a drift with Confirm 2.
+func TestResentNewestBeaconChangesNothing(t *testing.T) {
+	p := DefaultParams()
+	p.Confirm = 2
+	tr := NewTracker(p)
+	tr.Step("k", input(0, beat{counts: normal}))
+	tr.Step("k", input(1, beat{counts: normal}))
+	drifted := input(2, beat{counts: bigger})
+	if m, ev, applied := tr.Step("k", drifted); !applied || !m.Drifted || ev != nil {
+		t.Fatalf("first drifted beacon: %+v %v %v", m, ev, applied)
+	}
+	before, _ := tr.Snapshot("k")
+	again := drifted
+	again.Seq = 10 // the same beacon, stored again further on
+	if m, ev, applied := tr.Step("k", again); applied || ev != nil || m != (Measurement{}) {
+		t.Fatalf("re-sent beacon: %+v %v applied=%v; want it ignored", m, ev, applied)
+	}
+	if after, _ := tr.Snapshot("k"); !bytes.Equal(before, after) {
+		t.Fatal("a re-sent beacon changed the state")
+	}
+	// The next distinct drifted beacon confirms the streak as usual.
+	next := input(3, beat{counts: bigger})
+	next.Seq = 11
+	if _, ev, _ := tr.Step("k", next); ev == nil || ev.Streak != 2 {
+		t.Fatalf("the second distinct drifted beacon must fire with streak 2, got %+v", ev)
 	}
 }

@@ -14,20 +14,22 @@ import (
 var ErrInvalidSnapshot = errors.New("drift: invalid snapshot")
 
 // The first byte of a snapshot is its encoding version. Snapshot writes
-// snapshotV2; Load reads both, and a new encoding gets a new number while
-// Load keeps reading the old ones.
+// snapshotV3; Load reads every version, and a new encoding gets a new number
+// while Load keeps reading the old ones.
 const (
 	snapshotV1 = 1 // without the newest event time, which loads as 0 (unknown)
-	snapshotV2 = 2 // current
+	snapshotV2 = 2 // without the newest event id, which loads as 0 (unknown)
+	snapshotV3 = 3 // current
 )
 
-// Encoding version 2, little endian, fixed widths so that every state has
+// Encoding version 3, little endian, fixed widths so that every state has
 // exactly one encoding:
 //
-//	u8   version (2)
+//	u8   version (3)
 //	u8   flags: 1 baseline graph, 2 last event time, 4 streak by topology alone
 //	u64  last applied Seq
 //	i64  newest applied event time (Unix ns)
+//	u64  hash of the newest applied event id (FNV-1a 64; 0 unknown)
 //	f64  ×5 baseline counts (IEEE 754 bits)
 //	u32  streak
 //	if streak > 0:  i64 first TS (Unix ns), u32 length, first event id bytes
@@ -35,8 +37,9 @@ const (
 //	if flags&1:     u32 nodes, u32 edges, u64 ×nodes node hashes, u64 ×edges
 //	                edge hashes, each list strictly ascending
 //
-// Version 1 is the same without the newest applied event time.
-const snapshotFixed = 1 + 1 + 8 + 8 + 8*NumCounts + 4
+// Version 2 is the same without the event id hash, version 1 also without
+// the newest applied event time.
+const snapshotFixed = 1 + 1 + 8 + 8 + 8 + 8*NumCounts + 4
 
 // Snapshot returns the encoded state of key, or false when the Tracker holds
 // no state for it. Load of the result restores the key exactly.
@@ -55,9 +58,10 @@ func (st *state) appendTo(b []byte) []byte {
 	}
 	b = slices.Grow(b, size)
 	le := binary.LittleEndian
-	b = append(b, snapshotV2, st.flags&snapFlags)
+	b = append(b, snapshotV3, st.flags&snapFlags)
 	b = le.AppendUint64(b, st.lastSeq)
 	b = le.AppendUint64(b, uint64(st.newestTS))
+	b = le.AppendUint64(b, st.newestID)
 	for _, x := range st.base {
 		b = le.AppendUint64(b, math.Float64bits(x))
 	}
@@ -82,10 +86,12 @@ func (st *state) appendTo(b []byte) []byte {
 
 // Load replaces the state of key with the decoded snapshot b. It returns an
 // error wrapping ErrInvalidSnapshot, and leaves the Tracker unchanged, when
-// b is not a complete, well-formed version 1 or 2 snapshot. A version 1
+// b is not a complete, well-formed version 1, 2 or 3 snapshot. A version 1
 // snapshot does not know the key's newest event time: it loads as 0
 // (unknown), so the key's next beacon is not late unless it is stamped
-// before 1970, and sets it. Load does not mark the key dirty and does not
+// before 1970, and sets it. Versions 1 and 2 do not know the newest event
+// id: it loads as 0 (unknown), so no beacon is taken for a re-send of it
+// until the next one sets it. Load does not mark the key dirty and does not
 // keep b.
 func (t *Tracker) Load(key string, b []byte) error {
 	var st state
@@ -108,7 +114,7 @@ func (st *state) decode(b []byte) error {
 		return fmt.Errorf("%w: empty", ErrInvalidSnapshot)
 	}
 	version := b[0]
-	if version != snapshotV1 && version != snapshotV2 {
+	if version < snapshotV1 || version > snapshotV3 {
 		return fmt.Errorf("%w: unsupported version %d", ErrInvalidSnapshot, version)
 	}
 	r := reader{b: b[1:]}
@@ -116,6 +122,9 @@ func (st *state) decode(b []byte) error {
 	st.lastSeq = r.u64()
 	if version >= snapshotV2 {
 		st.newestTS = int64(r.u64())
+	}
+	if version >= snapshotV3 {
+		st.newestID = r.u64()
 	}
 	for i := range st.base {
 		st.base[i] = math.Float64frombits(r.u64())

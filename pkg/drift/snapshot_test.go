@@ -186,7 +186,7 @@ func goldenState(t testing.TB) *Tracker {
 
 func TestSnapshotGolden(t *testing.T) {
 	snap, _ := goldenState(t).Snapshot("k")
-	path := filepath.Join("testdata", "snapshot_v2.hex")
+	path := filepath.Join("testdata", "snapshot_v3.hex")
 	if *update {
 		if err := os.WriteFile(path, []byte(hex.Dump(snap)), 0o644); err != nil {
 			t.Fatal(err)
@@ -205,59 +205,93 @@ func TestSnapshotGolden(t *testing.T) {
 	}
 }
 
-// TestSnapshotV1Loads loads testdata/snapshot_v1.hex, which the version 1
-// encoder wrote for goldenState and -update never rewrites: stored version 1
-// states must keep loading, with the newest event time unknown (0).
-func TestSnapshotV1Loads(t *testing.T) {
+// TestOlderSnapshotsLoad loads testdata/snapshot_v1.hex and
+// snapshot_v2.hex, which the version 1 and 2 encoders wrote for goldenState
+// and -update never rewrites: stored states of every version must keep
+// loading, with what their version did not know unknown (0), be written
+// back as the current version, and continue like the original.
+func TestOlderSnapshotsLoad(t *testing.T) {
 	v1 := readHexDump(t, filepath.Join("testdata", "snapshot_v1.hex"))
+	v2 := readHexDump(t, filepath.Join("testdata", "snapshot_v2.hex"))
 	src := goldenState(t)
-	v2, _ := src.Snapshot("k")
-	if v1[0] != snapshotV1 || !bytes.Equal(v1, toV1(v2)) {
+	v3, _ := src.Snapshot("k")
+	if v2[0] != snapshotV2 || !bytes.Equal(v2, v3ToV2(v3)) {
+		t.Fatal("version 3 is not version 2 plus the newest event id")
+	}
+	if v1[0] != snapshotV1 || !bytes.Equal(v1, v2ToV1(v2)) {
 		t.Fatal("version 2 is not version 1 plus the newest event time")
 	}
-	tr := NewTracker(DefaultParams())
-	if err := tr.Load("k", v1); err != nil {
-		t.Fatal(err)
-	}
-	got, want := *tr.keys["k"], *src.keys["k"]
-	want.newestTS = 0
-	want.flags &^= dirty
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("loaded\n%+v\nwant\n%+v", got, want)
-	}
-	// It is written back as version 2, and continues like the original.
-	upgraded, _ := tr.Snapshot("k")
-	if !bytes.Equal(upgraded, toV2(v1)) {
-		t.Fatalf("version 1 re-encoded as\n%s", hex.Dump(upgraded))
-	}
-	next := input(4, beat{bigger, rewired})
-	ma, eva, _ := src.Step("k", next)
-	mb, evb, _ := tr.Step("k", next)
-	if ma != mb || !reflect.DeepEqual(eva, evb) || eva == nil {
-		t.Fatalf("after Load of version 1: %+v %+v, uninterrupted: %+v %+v", mb, evb, ma, eva)
-	}
-	if sa, _ := src.Snapshot("k"); !bytes.Equal(sa, func() []byte { b, _ := tr.Snapshot("k"); return b }()) {
-		t.Fatal("the next beacon did not restore the newest event time")
+	for _, tc := range []struct {
+		name     string
+		b        []byte
+		upgraded []byte
+		unknown  func(*state)
+	}{
+		{"version 1", v1, v2ToV3(v1ToV2(v1)), func(st *state) { st.newestTS, st.newestID = 0, 0 }},
+		{"version 2", v2, v2ToV3(v2), func(st *state) { st.newestID = 0 }},
+	} {
+		src := goldenState(t)
+		tr := NewTracker(DefaultParams())
+		if err := tr.Load("k", tc.b); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, want := *tr.keys["k"], *src.keys["k"]
+		tc.unknown(&want)
+		want.flags &^= dirty
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: loaded\n%+v\nwant\n%+v", tc.name, got, want)
+		}
+		if upgraded, _ := tr.Snapshot("k"); !bytes.Equal(upgraded, tc.upgraded) {
+			t.Fatalf("%s: re-encoded as\n%s", tc.name, hex.Dump(upgraded))
+		}
+		next := input(4, beat{bigger, rewired})
+		ma, eva, _ := src.Step("k", next)
+		mb, evb, _ := tr.Step("k", next)
+		if ma != mb || !reflect.DeepEqual(eva, evb) || eva == nil {
+			t.Fatalf("%s: after Load: %+v %+v, uninterrupted: %+v %+v", tc.name, mb, evb, ma, eva)
+		}
+		if sa, _ := src.Snapshot("k"); !bytes.Equal(sa, func() []byte { b, _ := tr.Snapshot("k"); return b }()) {
+			t.Fatalf("%s: the next beacon did not restore what the version did not know", tc.name)
+		}
 	}
 }
 
-// newestAt is the offset of the newest event time in a version 2 snapshot.
-const newestAt = 10
+// Offsets in a snapshot: the newest event time (versions 2 and 3) and the
+// newest event id (version 3).
+const (
+	newestAt   = 10
+	newestIDAt = 18
+)
 
-// toV1 is a version 2 snapshot without its newest event time: the version 1
+// v3ToV2 is a version 3 snapshot without its newest event id: the version 2
 // encoding of the same state.
-func toV1(v2 []byte) []byte {
+func v3ToV2(v3 []byte) []byte {
+	b := append(bytes.Clone(v3[:newestIDAt]), v3[newestIDAt+8:]...)
+	b[0] = snapshotV2
+	return b
+}
+
+// v2ToV1 is a version 2 snapshot without its newest event time.
+func v2ToV1(v2 []byte) []byte {
 	b := append(bytes.Clone(v2[:newestAt]), v2[newestAt+8:]...)
 	b[0] = snapshotV1
 	return b
 }
 
-// toV2 is what a version 1 snapshot loads and re-encodes to: the newest event
-// time 0 inserted after the last applied Seq.
-func toV2(v1 []byte) []byte {
+// v1ToV2 is what a version 1 snapshot loads and re-encodes to: the newest
+// event time 0 inserted after the last applied Seq.
+func v1ToV2(v1 []byte) []byte {
 	b := append(bytes.Clone(v1[:newestAt]), make([]byte, 8)...)
 	b[0] = snapshotV2
 	return append(b, v1[newestAt:]...)
+}
+
+// v2ToV3 is what a version 2 snapshot loads and re-encodes to: the newest
+// event id 0 inserted after the newest event time.
+func v2ToV3(v2 []byte) []byte {
+	b := append(bytes.Clone(v2[:newestIDAt]), make([]byte, 8)...)
+	b[0] = snapshotV3
+	return append(b, v2[newestIDAt:]...)
 }
 
 // readHexDump parses the output of hex.Dump.
@@ -298,20 +332,23 @@ func TestLoadRejects(t *testing.T) {
 	tests := []test{
 		{"empty", nil, "empty"},
 		{"version 0", edit(good, func(b []byte) { b[0] = 0 }), "unsupported version 0"},
-		{"version 3", edit(good, func(b []byte) { b[0] = 3 }), "unsupported version 3"},
+		{"version 4", edit(good, func(b []byte) { b[0] = 4 }), "unsupported version 4"},
 		{"JSON", []byte(`{"base":[1,2,3]}`), "unsupported version"},
-		// Read as the other version, a snapshot is 8 bytes too long or
+		// Read as another version, a snapshot is 8 bytes too long or
 		// too short.
-		{"version 2 marked 1", edit(plain, func(b []byte) { b[0] = 1 }), "after the end"},
-		{"version 1 marked 2", edit(toV1(good), func(b []byte) { b[0] = 2 }), "truncated"},
+		{"version 3 marked 2", edit(plain, func(b []byte) { b[0] = 2 }), "after the end"},
+		{"version 2 marked 3", edit(v3ToV2(good), func(b []byte) { b[0] = 3 }), "truncated"},
+		{"version 2 marked 1", edit(v3ToV2(plain), func(b []byte) { b[0] = 1 }), "after the end"},
+		{"version 1 marked 2", edit(v2ToV1(v3ToV2(good)), func(b []byte) { b[0] = 2 }), "truncated"},
 	}
 	for _, v := range []struct {
 		version     int
 		good, plain []byte
 		baseAt      int // offset of the baseline counts
 	}{
-		{1, toV1(good), toV1(plain), newestAt},
-		{2, good, plain, newestAt + 8},
+		{1, v2ToV1(v3ToV2(good)), v2ToV1(v3ToV2(plain)), newestAt},
+		{2, v3ToV2(good), v3ToV2(plain), newestIDAt},
+		{3, good, plain, newestIDAt + 8},
 	} {
 		good, plain := v.good, v.plain
 		vt := []test{
@@ -377,15 +414,18 @@ func TestLoadReplacesState(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	good, _ := goldenState(f).Snapshot("k")
 	f.Add(good)
-	f.Add(toV1(good))
+	f.Add(v3ToV2(good))
+	f.Add(v2ToV1(v3ToV2(good)))
 	f.Add([]byte{snapshotV1})
 	f.Add([]byte{snapshotV2})
+	f.Add([]byte{snapshotV3})
 	f.Add([]byte{})
 	plainTr := NewTracker(DefaultParams())
 	plainTr.Step("k", input(0, beat{counts: normal}))
 	plain, _ := plainTr.Snapshot("k")
 	f.Add(plain)
-	f.Add(toV1(plain))
+	f.Add(v3ToV2(plain))
+	f.Add(v2ToV1(v3ToV2(plain)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr := NewTracker(DefaultParams())
 		if err := tr.Load("k", b); err != nil {
@@ -395,11 +435,14 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		// Every state has one encoding, so what loads re-encodes unchanged;
-		// a version 1 snapshot re-encodes as version 2 with the newest event
-		// time unknown.
+		// an older snapshot re-encodes as version 3 with what it did not
+		// know unknown.
 		want := b
-		if b[0] == snapshotV1 {
-			want = toV2(b)
+		switch b[0] {
+		case snapshotV1:
+			want = v2ToV3(v1ToV2(b))
+		case snapshotV2:
+			want = v2ToV3(b)
 		}
 		again, _ := tr.Snapshot("k")
 		if !bytes.Equal(again, want) {

@@ -16,14 +16,30 @@ const (
 	dirty     uint8 = 1 << 7 // changed since the last ClearDirty; not persisted
 )
 
+// idHash is the 64-bit FNV-1a hash of an event id, never 0 for a non-empty
+// id; 0 stands for none.
+func idHash(id string) uint64 {
+	if id == "" {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return max(h, 1)
+}
+
 // state is everything the Tracker knows about one key. It is kept small:
-// 144 bytes plus 8 bytes per node and per edge of the baseline graph.
+// 152 bytes (a 160-byte allocation) plus 8 bytes per node and per edge of
+// the baseline graph.
 type state struct {
 	key      string // the map key, shared with the map, for the dirty list
 	base     [NumCounts]float64
 	graph    fingerprint
 	lastSeq  uint64
 	newestTS int64  // Unix ns of the newest event time applied; 0 when unknown (version 1 snapshot)
+	newestID uint64 // idHash of the event id of the newest beacon applied; 0 when unknown (versions 1, 2)
 	firstTS  int64  // Unix ns of the streak's first beacon
 	eventTS  int64  // Unix ns of the key's last event
 	firstID  string // event id of the streak's first beacon
@@ -71,6 +87,11 @@ func (t *Tracker) Has(key string) bool {
 // returns applied=false, a zero Measurement and no event. The first beacon
 // of a key sets its baseline and measures as zero.
 //
+// A beacon with the event id of the newest beacon applied to key (not late)
+// is a re-send of it that reached the stream again, for example inside
+// another batch: like a redelivery, Step changes nothing and returns
+// applied=false.
+//
 // A beacon whose event time in.TS is before the newest event time already
 // applied to key is late (it was overtaken in the stream by a newer one):
 // Step measures it and returns the Measurement with Late set, records its
@@ -86,6 +107,10 @@ func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied 
 	if st != nil && in.Seq <= st.lastSeq {
 		return Measurement{}, nil, false
 	}
+	id := idHash(in.EventID)
+	if st != nil && id != 0 && id == st.newestID {
+		return Measurement{}, nil, false
+	}
 	x := clampCounts(in.Features.Counts)
 	var g *fingerprint
 	if in.Features.Graph != nil {
@@ -96,7 +121,7 @@ func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied 
 	if st == nil {
 		// The map keeps its own copy of the key: the caller's string may
 		// point into a message buffer that would otherwise stay alive.
-		st = &state{key: strings.Clone(key), base: x, lastSeq: in.Seq, newestTS: ts}
+		st = &state{key: strings.Clone(key), base: x, lastSeq: in.Seq, newestTS: ts, newestID: id}
 		st.setGraph(g)
 		t.keys[st.key] = st
 		t.touch(st)
@@ -115,7 +140,7 @@ func (t *Tracker) Step(key string, in Input) (m Measurement, ev *Event, applied 
 		m.Late = true
 		return m, nil, true
 	}
-	st.newestTS = ts
+	st.newestTS, st.newestID = ts, id
 	if !m.Drifted {
 		if g == nil && st.streak > 0 && st.flags&topoOnly != 0 {
 			// The streak is about the topology and this beacon cannot see
