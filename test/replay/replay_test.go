@@ -22,6 +22,7 @@ import (
 
 	"github.com/rtt-dev/rtt/internal/loadgen"
 	"github.com/rtt-dev/rtt/internal/replay"
+	"github.com/rtt-dev/rtt/pkg/batch"
 	"github.com/rtt-dev/rtt/pkg/beacon"
 	"github.com/rtt-dev/rtt/pkg/chx/chxtest"
 	"github.com/rtt-dev/rtt/pkg/drift"
@@ -191,16 +192,37 @@ func (e *env) settle() {
 				return fmt.Errorf("consumer %s: %d pending, %d unacknowledged", c.name, ci.NumPending, ci.NumAckPending)
 			}
 		}
+		// Records, not messages: a message carries a batch of beacons or
+		// the coalesced records of one.
 		msgs := func(s string) uint64 {
 			str, err := e.js.Stream(ctx, s)
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			info, err := str.Info(ctx)
+			cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			return info.State.Msgs
+			n := uint64(0)
+			for {
+				b, err := cons.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				got := 0
+				for m := range b.Messages() {
+					got++
+					n += uint64(batch.Count(m.Subject(), m.Headers()))
+					if items := m.Headers().Get(natsx.HeaderItems); items != "" && !batch.IsBatch(m.Subject()) {
+						var k uint64
+						fmt.Sscan(items, &k)
+						n += k - 1
+					}
+				}
+				if got == 0 {
+					return n
+				}
+			}
 		}
 		if b, n := e.count("SELECT count() FROM DB.beacons FINAL"), msgs(natsx.StreamBeacons); b != n {
 			return fmt.Errorf("ClickHouse holds %d beacons of %d", b, n)
@@ -499,7 +521,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := str.Purge(ctx, jetstream.WithPurgeSequence(1001)); err != nil { // the first 1,000 beacons expire
+		if err := str.Purge(ctx, jetstream.WithPurgeSequence(5)); err != nil { // the first 4 batches of 250, 1,000 beacons, expire
 			t.Fatal(err)
 		}
 		_, _, err = e.replay(ctx, "export", "-arrived-from", "-1h", "-out", filepath.Join(t.TempDir(), "x.ndjson"))
@@ -528,7 +550,7 @@ func TestReplay(t *testing.T) {
 // and keep must give, in stream order, from what ClickHouse stored.
 func (e *env) payloads(where string, keep func(*beacon.Beacon) bool) []string {
 	e.t.Helper()
-	rows, err := e.conn.Query(context.Background(), "SELECT event_id, payload FROM "+e.db+".beacons FINAL WHERE "+where+" ORDER BY stream_seq")
+	rows, err := e.conn.Query(context.Background(), "SELECT event_id, payload FROM "+e.db+".beacons FINAL WHERE "+where+" ORDER BY stream_seq, batch_index")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -560,7 +582,7 @@ func (e *env) payloads(where string, keep func(*beacon.Beacon) bool) []string {
 // oracle runs the detector over every stored beacon in stream order, as
 // the replay must have.
 func oracle(t *testing.T, e *env, p drift.Params) []driftKey {
-	rows, err := e.conn.Query(context.Background(), "SELECT event_id, stream_seq, payload FROM "+e.db+".beacons FINAL ORDER BY stream_seq")
+	rows, err := e.conn.Query(context.Background(), "SELECT event_id, stream_seq, batch_index, payload FROM "+e.db+".beacons FINAL ORDER BY stream_seq, batch_index")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +592,8 @@ func oracle(t *testing.T, e *env, p drift.Params) []driftKey {
 	for rows.Next() {
 		var id, payload string
 		var seq uint64
-		if err := rows.Scan(&id, &seq, &payload); err != nil {
+		var index uint16
+		if err := rows.Scan(&id, &seq, &index, &payload); err != nil {
 			t.Fatal(err)
 		}
 		b, err := beacon.FromStored([]byte(payload))
@@ -578,7 +601,7 @@ func oracle(t *testing.T, e *env, p drift.Params) []driftKey {
 			t.Fatal(err)
 		}
 		s := b.Structure
-		_, ev, _ := tr.Step(b.Site+"\x00"+b.KeyScope(), drift.Input{EventID: id, TS: b.Time, Seq: seq, Features: drift.Features{
+		_, ev, _ := tr.Step(b.Site+"\x00"+b.KeyScope(), drift.Input{EventID: id, TS: b.Time, Seq: batch.Pos(seq, int(index)), Features: drift.Features{
 			Counts: [drift.NumCounts]float64{float64(s.NavCount), float64(s.MainCount), float64(s.FormCount), float64(s.ButtonCount), float64(s.DomNodes)},
 			Graph:  b.Topology,
 		}})
