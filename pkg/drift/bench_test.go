@@ -16,6 +16,7 @@ func bytesPerKey(n int) float64 {
 	}
 	base := Input{EventID: "b-0123456789abcdef0123456789abcdef", TS: t0, Features: Features{Counts: normal, Graph: typicalGraph()}}
 	drifted := base
+	drifted.EventID = "b-fedcba9876543210fedcba9876543210"
 	drifted.Features.Counts = bigger
 
 	var before, after runtime.MemStats
@@ -74,7 +75,9 @@ func BenchmarkStep(b *testing.B) {
 			for i := range ins {
 				c := normal
 				c[DomNodes] += float64(i%9 - 4)
-				ins[i] = Input{EventID: "b-0123456789abcdef0123456789abcdef", TS: t0, Features: Features{Counts: c, Graph: tc.graph}}
+				// Distinct ids: a key's consecutive beacons are never one
+				// beacon stored twice.
+				ins[i] = Input{EventID: fmt.Sprintf("b-%032x", i), TS: t0, Features: Features{Counts: c, Graph: tc.graph}}
 			}
 			tr := NewTracker(DefaultParams())
 			var seq uint64
