@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The fast path of Decoder.Decode: one strict scan of the raw bytes straight
@@ -23,6 +24,14 @@ type fastScanner struct {
 	s   []byte
 	i   int
 	bad bool
+	// countFlows makes flows only count the flows (strictly scanned, not
+	// checked against the schema) and keep none: for stored beacons, whose
+	// readers need the number alone.
+	countFlows bool
+	nflows     int
+	// discard makes str return views of s instead of copies, for strings
+	// that are checked and dropped.
+	discard bool
 }
 
 func (p *fastScanner) ws() {
@@ -73,6 +82,9 @@ func (p *fastScanner) str() string {
 			if !ascii && !utf8.Valid(b) {
 				p.bad = true
 				return ""
+			}
+			if p.discard {
+				return unsafe.String(unsafe.SliceData(b), len(b))
 			}
 			return string(b)
 		case c == '\\' || c < 0x20:
@@ -324,7 +336,11 @@ var (
 // fastDecode returns the beacon of raw when it is certainly valid against
 // the beacon schema, else ok false.
 func fastDecode(raw []byte) (b Beacon, ok bool) {
-	p := &fastScanner{s: raw}
+	return (&fastScanner{s: raw}).decode()
+}
+
+func (p *fastScanner) decode() (b Beacon, ok bool) {
+	raw := p.s
 	if p.peek() != '{' {
 		return b, false
 	}
@@ -467,6 +483,46 @@ func (p *fastScanner) topology() map[string][]string {
 }
 
 func (p *fastScanner) flows() []Flow {
+	if p.countFlows {
+		// The same checks as below, keeping nothing.
+		p.discard = true
+		defer func() { p.discard = false }()
+		p.array(func() {
+			keys := p.newKeySet()
+			mark := keys.mark
+			p.object(func(key string) {
+				switch key {
+				case "path":
+					mark(0)
+					hops := 0
+					p.array(func() {
+						p.strLen(1, 256)
+						if hops++; hops > 64 {
+							p.bad = true
+						}
+					})
+					if hops == 0 {
+						p.bad = true
+					}
+				case "latency_ms":
+					mark(1)
+					p.latency()
+				case "corridor":
+					mark(2)
+					p.strLen(0, 128)
+				default:
+					p.unknown(key, flowKeys)
+				}
+			})
+			if keys.seen&3 != 3 {
+				p.bad = true
+			}
+			if p.nflows++; p.nflows > 1000 {
+				p.bad = true
+			}
+		})
+		return nil
+	}
 	flows := []Flow{}
 	p.array(func() {
 		var f Flow

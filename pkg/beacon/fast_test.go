@@ -174,3 +174,38 @@ func TestFastPathTaken(t *testing.T) {
 	}
 	t.Logf("fast path took %d of %d seeds", taken, len(fastSeeds()))
 }
+
+// FromStoredCountingFlows gives FromStored's beacon but for the flows, which
+// it counts, on every seed either of them accepts.
+func TestFromStoredCountingFlowsMatchesFromStored(t *testing.T) {
+	seeds := fastSeeds()
+	seeds = append(seeds, `{"site":"s","session":"x","event":"e","ts":"2026-01-19T15:30:00Z","flows":[{"path":["a"],"latency_ms":1},{"path":["a","b"],"latency_ms":2,"x":{"y":[1,{}]}}],`+
+		`"structure":{"url":"u","title":"t","nav_count":1,"main_count":2,"form_count":3,"button_count":4,"dom_nodes":5}}`)
+	agreed := 0
+	for _, s := range seeds {
+		want, werr := beacon.FromStored([]byte(s))
+		got, n, gerr := beacon.FromStoredCountingFlows([]byte(s))
+		if (werr == nil) != (gerr == nil) {
+			t.Errorf("%.80s: FromStored %v, FromStoredCountingFlows %v", s, werr, gerr)
+			continue
+		}
+		if werr != nil {
+			continue
+		}
+		if n != len(want.Flows) {
+			t.Errorf("%.80s: %d flows counted, %d decoded", s, n, len(want.Flows))
+		}
+		if got.Flows != nil {
+			t.Errorf("%.80s: flows kept", s)
+		}
+		w := *want
+		w.Flows = nil
+		if !reflect.DeepEqual(*got, w) {
+			t.Errorf("%.80s:\n got %+v\nwant %+v", s, *got, w)
+		}
+		agreed++
+	}
+	if agreed < 20 {
+		t.Fatalf("only %d seeds decoded: the test checks too little", agreed)
+	}
+}

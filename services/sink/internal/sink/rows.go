@@ -194,7 +194,7 @@ func beaconRows(m Message) ([]Row, []ItemError, error) {
 // itemRows makes the rows of one stored beacon: its beacons row and, when
 // it carries a topology, its topology_snapshots row.
 func itemRows(it batch.Item, seq uint64, received time.Time, trace string) ([]Row, error) {
-	b, err := beacon.FromStored(it.Data)
+	b, nflows, err := beacon.FromStoredCountingFlows(it.Data)
 	if err != nil {
 		return nil, poison("beacon payload: %v", err)
 	}
@@ -218,7 +218,7 @@ func itemRows(it batch.Item, seq uint64, received time.Time, trace string) ([]Ro
 		id, b.Site, b.Session, b.Event, b.KeyScope(), ts, ms, received,
 		b.Structure.URL, b.Structure.Title, u32(b.Structure.NavCount), u32(b.Structure.MainCount),
 		u32(b.Structure.FormCount), u32(b.Structure.ButtonCount), u32(b.Structure.DomNodes), keys, vals,
-		uint32(nodes), uint32(len(from)), uint32(len(b.Flows)), trace, seq, uint16(it.Index), string(it.Data),
+		uint32(nodes), uint32(len(from)), uint32(nflows), trace, seq, uint16(it.Index), string(it.Data),
 	}, it.Index}}
 	if b.Topology != nil {
 		rows = append(rows, Row{&TableTopology, []any{
