@@ -577,13 +577,27 @@ func (pl *pipeline) drain(ctx context.Context) error {
 }
 
 // amplification notes how many JetStream writes the pipeline made per
-// accepted beacon: the beacon itself, the derived records (one alignment per
-// flow, drift events) and the state snapshots of drift and corridor.
+// accepted beacon: the beacon itself (in messages of a request's beacons),
+// the derived records (one alignment per flow, drift events; in messages of
+// the records of one beacon message) and the state snapshots of drift and
+// corridor.
 func (pl *pipeline) amplification(ctx context.Context) error {
 	e := pl.e
-	derived, err := e.streamMsgs(ctx, natsx.StreamDerived)
+	beaconMsgs, err := e.streamMsgs(ctx, natsx.StreamBeacons)
 	if err != nil {
 		return err
+	}
+	derivedMsgs, err := e.streamMsgs(ctx, natsx.StreamDerived)
+	if err != nil {
+		return err
+	}
+	var derived uint64
+	for _, t := range []string{"alignments", "drift_events"} {
+		var n uint64
+		if err := e.chConn.QueryRow(ctx, "SELECT count() FROM "+e2eDB+"."+t+" FINAL").Scan(&n); err != nil {
+			return err
+		}
+		derived += n
 	}
 	var state uint64
 	for _, kv := range []string{"KV_rtt_drift_state", "KV_rtt_corridor_state"} {
@@ -598,9 +612,11 @@ func (pl *pipeline) amplification(ctx context.Context) error {
 		state += info.State.LastSeq // every write since the bucket was made
 	}
 	b := float64(pl.accepted)
-	e.logf("end to end: per beacon %.2f derived records and %.2f state writes", float64(derived)/b, float64(state)/b)
-	pl.rep.notef("e2e: per accepted beacon the pipeline stored 1 beacon, %.2f derived records (RTT_DERIVED) and %.2f state writes (KV), "+
-		"and each durable consumer of RTT_BEACONS (drift, corridor, sink) read it once", float64(derived)/b, float64(state)/b)
+	e.logf("end to end: per beacon %.3f beacon messages, %.2f derived records in %.3f messages, %.2f state writes",
+		float64(beaconMsgs)/b, float64(derived)/b, float64(derivedMsgs)/b, float64(state)/b)
+	pl.rep.notef("e2e: per accepted beacon the pipeline stored %.3f messages of beacons, %.2f derived records in %.3f messages (RTT_DERIVED) "+
+		"and %.2f state writes (KV); each durable consumer of RTT_BEACONS (drift, corridor, sink) read each message once",
+		float64(beaconMsgs)/b, float64(derived)/b, float64(derivedMsgs)/b, float64(state)/b)
 	return nil
 }
 
