@@ -15,8 +15,9 @@ import (
 // inserts batches of the same size.
 const sinkBatch = 5000
 
-// phaseClickHouse measures figure 3: a clickhouse-go batch insert, one
-// batch of sinkBatch rows after the other as the sink does, of the rows the
+// phaseClickHouse measures figure 3: a clickhouse-go batch insert (values
+// appended column by column), one batch of sinkBatch rows after the other
+// as the sink does, of the rows the
 // sink wrote in its first run (read back, so they are exactly the same
 // values) into the same table (the project's migrations in a new
 // database), no NATS.
@@ -41,10 +42,10 @@ func (e *env) phaseClickHouse(ctx context.Context, rep *Report) error {
 			if err != nil {
 				return err
 			}
-			for _, r := range rows[k:min(k+sinkBatch, len(rows))] {
-				if err := batch.Append(r...); err != nil {
-					return err
-				}
+			// Column by column, the fastest way clickhouse-go has, as the
+			// sink appends.
+			if err := chx.AppendRows(batch, rows[k:min(k+sinkBatch, len(rows))]); err != nil {
+				return err
 			}
 			if err := batch.Send(); err != nil {
 				return err

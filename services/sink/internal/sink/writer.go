@@ -8,6 +8,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/rtt-dev/rtt/pkg/chx"
 )
 
 // BatchWriter inserts rows into one table. It is what the sink needs of
@@ -40,11 +42,9 @@ func (w *ClickHouseWriter) Write(ctx context.Context, t *Table, rows [][]any) er
 	if err != nil {
 		return classify(fmt.Errorf("prepare insert into %s: %w", t.Name, err))
 	}
-	for _, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("%w: append to %s: %v", ErrRejected, t.Name, err)
-		}
+	if err := chx.AppendRows(batch, rows); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("%w: append to %s: %v", ErrRejected, t.Name, err)
 	}
 	if err := batch.Send(); err != nil {
 		return classify(fmt.Errorf("insert %d rows into %s: %w", len(rows), t.Name, err))
