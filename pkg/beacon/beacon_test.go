@@ -1,6 +1,8 @@
 package beacon_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -208,4 +210,63 @@ func TestMaxSkewRejectsFutureTimestamps(t *testing.T) {
 	if _, err := d.Decode([]byte(past)); err != nil {
 		t.Fatalf("old beacons (replays, backfills) stay welcome: %v", err)
 	}
+}
+
+// splitSeeds are JSON array bodies around what the item cutter must get
+// right: strings holding brackets, commas, quotes and escapes, nesting,
+// whitespace anywhere.
+var splitSeeds = []string{
+	`[]`, `[ ]`, "[\n]", `[{}]`, `[1,2,3]`, ` [ {"a":1} , {"b":[1,2,{"c":"]"}]} ] `,
+	`[{"s":"a,b]c}d{e[f"},{"t":"\"quoted\" \\ back\\\\"}]`, `["\\\"", "x\\\\", "]"]`,
+	"[\t{\"a\" : [ 1 , 2 ] }\r\n,\n{ \"b\" : null } ]", `[[],[[]],{"a":{}}]`, `[true,false,null,-1.5e3,"é😀"]`,
+	`[{"x":"\u005d\u002c"}]`, guideBeaconArray(),
+}
+
+func guideBeaconArray() string { return "[" + guideBeacon + ",\n" + guideBeacon + "]" }
+
+func checkSplitMatchesUnmarshal(t *testing.T, body []byte) {
+	var want []json.RawMessage
+	werr := json.Unmarshal(bytes.TrimSpace(body), &want)
+	got, gerr := beacon.Split(body, 0)
+	if werr != nil {
+		if gerr == nil {
+			t.Fatalf("%q: Split accepted what encoding/json refuses (%v)", body, werr)
+		}
+		return
+	}
+	if len(want) == 0 {
+		if gerr == nil {
+			t.Fatalf("%q: an empty array must be refused", body)
+		}
+		return
+	}
+	if gerr != nil {
+		t.Fatalf("%q: Split: %v", body, gerr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d items, encoding/json %d", body, len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("%q: item %d is %q, encoding/json %q", body, i, got[i], want[i])
+		}
+	}
+}
+
+func TestSplitMatchesUnmarshal(t *testing.T) {
+	for _, s := range splitSeeds {
+		checkSplitMatchesUnmarshal(t, []byte(s))
+	}
+}
+
+func FuzzSplit(f *testing.F) {
+	for _, s := range splitSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(bytes.TrimSpace(body)) == 0 || bytes.TrimSpace(body)[0] != '[' {
+			return // NDJSON: cut by lines, not compared here
+		}
+		checkSplitMatchesUnmarshal(t, body)
+	})
 }

@@ -18,8 +18,18 @@ func Split(body []byte, maxItems int) ([]json.RawMessage, error) {
 	}
 	var items []json.RawMessage
 	if trimmed[0] == '[' {
-		if err := json.Unmarshal(trimmed, &items); err != nil {
+		if !json.Valid(trimmed) {
+			// Only to word the error: the decoder says where and why.
+			var v []json.RawMessage
+			err := json.Unmarshal(trimmed, &v)
+			if err == nil {
+				err = fmt.Errorf("not valid JSON")
+			}
 			return nil, invalid("", "malformed JSON array: "+err.Error())
+		}
+		items = cutArray(trimmed)
+		if items == nil {
+			return nil, invalid("", "malformed JSON array: not an array")
 		}
 	} else {
 		sc := bufio.NewScanner(bytes.NewReader(trimmed))
@@ -42,4 +52,68 @@ func Split(body []byte, maxItems int) ([]json.RawMessage, error) {
 		return nil, invalid("", fmt.Sprintf("batch of %d items exceeds the limit of %d", len(items), maxItems))
 	}
 	return items, nil
+}
+
+// cutArray returns the elements of data, a valid JSON array, as sub-slices
+// of it (without copying), or nil when data is not an array after all.
+func cutArray(data []byte) []json.RawMessage {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil
+	}
+	items := []json.RawMessage{}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return items
+	}
+	for i < len(data) {
+		start := i
+		depth, inString := 0, false
+	value:
+		for ; i < len(data); i++ {
+			c := data[i]
+			switch {
+			case inString:
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				if depth == 0 {
+					break value // the array's closing bracket
+				}
+				depth--
+			case c == ',' && depth == 0:
+				break value
+			}
+		}
+		end := start
+		for j := i - 1; j >= start; j-- {
+			if !isSpace(data[j]) {
+				end = j + 1
+				break
+			}
+		}
+		items = append(items, json.RawMessage(data[start:end]))
+		if i >= len(data) || data[i] == ']' {
+			break
+		}
+		i = skipSpace(data, i+1)
+	}
+	return items
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && isSpace(data[i]) {
+		i++
+	}
+	return i
 }

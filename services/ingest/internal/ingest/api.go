@@ -381,10 +381,10 @@ func (a *API) maxMsgBytes() int {
 
 // compact removes insignificant whitespace so the stream and ClickHouse keep
 // the payload without padding, and so a batch message can hold it as one
-// line. A payload that already validated compacts; one without any
-// whitespace byte is compact already.
+// line. A payload that already validated compacts; one without whitespace
+// outside its strings is compact already.
 func compact(raw []byte) []byte {
-	if bytes.IndexAny(raw, " \t\r\n") < 0 {
+	if !padded(raw) {
 		return raw
 	}
 	var buf bytes.Buffer
@@ -393,6 +393,26 @@ func compact(raw []byte) []byte {
 		return raw
 	}
 	return buf.Bytes()
+}
+
+// padded reports whether valid JSON raw has whitespace outside its strings.
+func padded(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return true
+		}
+	}
+	return false
 }
 
 // contentID derives a stable id for a non-beacon submission.
