@@ -8,7 +8,6 @@ package corridor
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -219,7 +218,7 @@ func (p *Processor) Process(ctx context.Context, in stage.Beacon) ([]*nats.Msg, 
 			}
 			rec.RunningScore, rec.Total, rec.OnTotal = running, total, on
 		}
-		data, err := json.Marshal(rec)
+		data, err := rec.AppendJSON(make([]byte, 0, 768))
 		if err != nil {
 			return nil, fmt.Errorf("%w: encode alignment: %v", stage.ErrPoison, err)
 		}
