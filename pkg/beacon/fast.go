@@ -483,47 +483,16 @@ func (p *fastScanner) topology() map[string][]string {
 }
 
 func (p *fastScanner) flows() []Flow {
-	if p.countFlows {
-		// The same checks as below, keeping nothing.
+	// Counting only: the same checks, keeping nothing.
+	keep := !p.countFlows
+	if !keep {
 		p.discard = true
 		defer func() { p.discard = false }()
-		p.array(func() {
-			keys := p.newKeySet()
-			mark := keys.mark
-			p.object(func(key string) {
-				switch key {
-				case "path":
-					mark(0)
-					hops := 0
-					p.array(func() {
-						p.strLen(1, 256)
-						if hops++; hops > 64 {
-							p.bad = true
-						}
-					})
-					if hops == 0 {
-						p.bad = true
-					}
-				case "latency_ms":
-					mark(1)
-					p.latency()
-				case "corridor":
-					mark(2)
-					p.strLen(0, 128)
-				default:
-					p.unknown(key, flowKeys)
-				}
-			})
-			if keys.seen&3 != 3 {
-				p.bad = true
-			}
-			if p.nflows++; p.nflows > 1000 {
-				p.bad = true
-			}
-		})
-		return nil
 	}
-	flows := []Flow{}
+	var flows []Flow
+	if keep {
+		flows = []Flow{}
+	}
 	p.array(func() {
 		var f Flow
 		keys := p.newKeySet()
@@ -532,14 +501,20 @@ func (p *fastScanner) flows() []Flow {
 			switch key {
 			case "path":
 				mark(0)
-				f.Path = []string{}
+				hops := 0
+				if keep {
+					f.Path = []string{}
+				}
 				p.array(func() {
-					f.Path = append(f.Path, p.strLen(1, 256))
-					if len(f.Path) > 64 {
+					hop := p.strLen(1, 256)
+					if keep {
+						f.Path = append(f.Path, hop)
+					}
+					if hops++; hops > 64 {
 						p.bad = true
 					}
 				})
-				if len(f.Path) == 0 {
+				if hops == 0 {
 					p.bad = true
 				}
 			case "latency_ms":
@@ -555,8 +530,10 @@ func (p *fastScanner) flows() []Flow {
 		if keys.seen&3 != 3 {
 			p.bad = true
 		}
-		flows = append(flows, f)
-		if len(flows) > 1000 {
+		if keep {
+			flows = append(flows, f)
+		}
+		if p.nflows++; p.nflows > 1000 {
 			p.bad = true
 		}
 	})
