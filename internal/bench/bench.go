@@ -411,10 +411,10 @@ func (e *env) beaconCensus(ctx context.Context) (census, error) {
 		if err != nil {
 			return census{}, err
 		}
-		n += uint64(batch.Count(m.Subject(), m.Headers()))
 		for uint64(len(c.cum)) < md.Sequence.Stream-c.first {
-			c.cum = append(c.cum, n-uint64(batch.Count(m.Subject(), m.Headers()))) // a gap: deleted messages
+			c.cum = append(c.cum, n) // a gap: deleted messages hold nothing
 		}
+		n += uint64(batch.Count(m.Subject(), m.Headers()))
 		c.cum = append(c.cum, n)
 		if md.Sequence.Stream >= info.State.LastSeq {
 			return c, nil

@@ -212,12 +212,13 @@ func (e *env) settle() {
 				got := 0
 				for m := range b.Messages() {
 					got++
-					n += uint64(batch.Count(m.Subject(), m.Headers()))
-					if items := m.Headers().Get(natsx.HeaderItems); items != "" && !batch.IsBatch(m.Subject()) {
-						var k uint64
+					// Batches and coalesced records both say how many
+					// they carry.
+					k := uint64(1)
+					if items := m.Headers().Get(natsx.HeaderItems); items != "" {
 						fmt.Sscan(items, &k)
-						n += k - 1
 					}
+					n += k
 				}
 				if got == 0 {
 					return n
